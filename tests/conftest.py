@@ -1,0 +1,19 @@
+"""Shared fixtures. Tests that need ../shared/data skip cleanly, saying why, when it is absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("INRZIP_SHARED_DATA", REPO.parent / "shared" / "data"))
+EXAMPLE_IMAGE = REPO / "examples" / "kodim03_crop.png"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Path to ../shared/data; skips the test when a fresh clone does not have it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"needs the shared benchmark data at {SHARED_DATA} (absent in a fresh clone)")
+    return SHARED_DATA
