@@ -1,0 +1,1 @@
+"""Numpy kernels shared by every decoder. Nothing here may import torch."""
