@@ -1,0 +1,1 @@
+"""Torch pieces the encoders share. Imported only when encoding."""

@@ -1,0 +1,16 @@
+"""Choose the torch device from --device auto|cpu|cuda."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import UsageError
+
+
+def resolve(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA GPU is available here (use auto or cpu)")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name!r}: choose auto, cpu or cuda")
+    return torch.device(name)
