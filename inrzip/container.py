@@ -230,14 +230,14 @@ def build(header: Header, chunks: list[tuple[int, bytes]]) -> bytes:
 class Reader:
     """Random access to a container: parse the preamble once, then read chunks on demand.
 
-    `bytes_read` counts every byte taken from the source, so callers can prove that a
-    cropped decode touched only the chunks it needed.
+    `bytes_read` counts the distinct bytes taken from the source, so callers can prove that
+    a cropped decode touched only the chunks it needed.
     """
 
     def __init__(self, source: BinaryIO, name: str = "<input>", size: int | None = None) -> None:
         self._f = source
         self.name = name
-        self.bytes_read = 0
+        self._ranges: list[tuple[int, int]] = []
         self.size = size if size is not None else _stream_size(source)
         self.header, self.chunks, self.preamble_size = self._parse_preamble()
 
@@ -266,10 +266,21 @@ class Reader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def bytes_read(self) -> int:
+        """Size of the union of all byte ranges read so far."""
+        total, end = 0, 0
+        for a, b in sorted(self._ranges):
+            a = max(a, end)
+            if b > a:
+                total += b - a
+            end = max(end, b)
+        return total
+
     def _read_at(self, offset: int, n: int, what: str) -> bytes:
         self._f.seek(offset)
         data = self._f.read(n)
-        self.bytes_read += len(data)
+        self._ranges.append((offset, offset + len(data)))
         if len(data) != n:
             raise FormatError(f"{self.name}: truncated ({what} needs {n} bytes at offset {offset})")
         return data
@@ -281,7 +292,7 @@ class Reader:
         while True:
             self._f.seek(0)
             prefix = self._f.read(want)
-            self.bytes_read += len(prefix)
+            self._ranges.append((0, len(prefix)))
             try:
                 return self._parse_prefix(prefix)
             except _NeedMore:

@@ -16,7 +16,7 @@ class Signal:
     """Integer samples plus the metadata needed to write them back out.
 
     Layouts (always integer, never normalised, so lossless paths stay exact):
-      image: (H, W, C) uint8 or uint16, C in {1, 3, 4}
+      image: (H, W, C) uint8 or uint16, C in {1, 2, 3, 4} (gray, gray+alpha, RGB, RGBA)
       audio: (N, C) int16 (16-bit) or int32 holding 24-bit values, C in {1, 2}
       video: (T, H, W, C) uint8, C = 3
     """
