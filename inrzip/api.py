@@ -112,10 +112,6 @@ def encode(source: Source | Signal, output: str | os.PathLike | None = None, *,
     `output` None returns the file's bytes in ``report.data`` instead of writing it.
     `options` are backend options (e.g. {"effort": "fast", "device": "cpu", "mode": "plain"}).
     """
-    out_path = Path(output) if output is not None else None
-    if out_path is not None:
-        inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
-        check_output(out_path, force, inputs)
     signal = load_signal(source)
     name = backend or DEFAULT_BACKEND[signal.modality]
     info = backends.get(name)
@@ -125,8 +121,14 @@ def encode(source: Source | Signal, output: str | os.PathLike | None = None, *,
     budget = None
     if rate is not None:
         budget = parse_rate(rate, signal.modality).budget_bits(signal.num_points, signal.duration_s)
+    encoder = backends.encoder(name)
+    encoder.parse_options(dict(options or {}))   # fail on bad options before any work
+    out_path = Path(output) if output is not None else None
+    if out_path is not None:
+        inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
+        check_output(out_path, force, inputs)
     start = time.perf_counter()
-    result = backends.encoder(name).encode(signal, budget, dict(options or {}), progress)
+    result = encoder.encode(signal, budget, dict(options or {}), progress)
     header = container.Header(name, signal.modality, signal.spatial_shape, signal.channels,
                               signal.bit_depth, signal.sample_rate, signal.fps, result.params)
     data = container.build(header, result.chunks)
@@ -161,9 +163,6 @@ def decode(source: Source, output: str | os.PathLike | BinaryIO | None = None, *
     if not scale > 0 or scale > 64:
         raise UsageError(f"--scale {scale}: must be in (0, 64]")
     out_path = Path(output) if isinstance(output, (str, os.PathLike)) else None
-    if out_path is not None:
-        inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
-        check_output(out_path, force, inputs)
     start = time.perf_counter()
     with _open_reader(source) as reader:
         header = reader.header
@@ -172,6 +171,9 @@ def decode(source: Source, output: str | os.PathLike | BinaryIO | None = None, *
         out_shape = region.output_shape(header.shape)
         if math.prod(out_shape) * header.channels > container.MAX_SAMPLES:
             raise UsageError(f"--scale {scale}: output of {out_shape} samples exceeds the limit")
+        if out_path is not None:
+            inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
+            check_output(out_path, force, inputs)
         data = _decode_reader(reader, region)
         bytes_read, file_bytes = reader.bytes_read, reader.size or 0
     signal = Signal(data, header.modality, header.bit_depth, header.sample_rate, header.fps)

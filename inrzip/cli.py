@@ -22,7 +22,7 @@ from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, InrzipError, Usag
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compress images and audio with implicit neural representations (.inrz).")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error = one line
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")]
@@ -179,7 +179,7 @@ def info(
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
-        out = Console(highlight=False)
+        out = Console(highlight=False, soft_wrap=True)
         rate_key = "kbps" if "kbps" in result else "bpp"
         out.print(f"[bold]{result['file']}[/bold]  .inrz {result['version']}  backend "
                   f"[cyan]{result['backend']}[/cyan]  {result['modality']}")

@@ -1,7 +1,8 @@
 """Backend registry. Backends register by name; the container and CLI never import internals.
 
 Each backend has two halves, imported lazily so that decoding never imports torch:
-  encoder module: ``encode(signal, budget_bits, options, progress) -> EncodeResult``
+  encoder module: ``parse_options(dict)`` (raises UsageError) and
+                  ``encode(signal, budget_bits, options, progress) -> EncodeResult``
   decoder module: ``decode(reader, region) -> np.ndarray`` (integer samples, Signal layout)
                   ``CHUNK_NAMES: dict[int, str]`` and ``describe(header) -> dict``
 """

@@ -174,11 +174,13 @@ def ensure_support(fitted: Fitted, opts: SinrOptions, s_max: int, progress: Prog
 
 
 # ------------------------------------------------------------------ coding
-def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int = 0) -> tuple[fmt.SinrParams, bytes, list[np.ndarray]]:
-    """Quantise (and sparse-code with s atoms per vector) the network; returns the Brotli
-    payload and the dequantised weight matrices the decoder will rebuild."""
+def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int | tuple[int, ...] = 0
+         ) -> tuple[fmt.SinrParams, bytes, list[np.ndarray]]:
+    """Quantise (and sparse-code with s atoms per vector, or s[i] in layer i) the network;
+    returns the Brotli payload and the dequantised weights the decoder will rebuild."""
     net = fitted.net
     n = len(net.layers)
+    per_layer = tuple(s) if isinstance(s, tuple) else (s,) * n
     width = net.layers[0].weight.shape[0]
     vectors = layer_vectors(net)
     steps_v, steps_b, sections, weights = [], [], [], []
@@ -186,7 +188,7 @@ def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int = 0) -> tupl
         all_idx, all_codes = [], []
         start = 0
         for i, vec in enumerate(vectors):
-            sup = fitted.support[start:start + vec.shape[0], :s]
+            sup = fitted.support[start:start + vec.shape[0], :per_layer[i]]
             start += vec.shape[0]
             sup, _ = torch.sort(sup, dim=1)
             coef = least_squares(fitted.atoms, vec, sup).cpu().numpy()
@@ -199,7 +201,7 @@ def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int = 0) -> tupl
             rebuilt = np.einsum("vs,vsk->vk", codes.astype(np.float32) * np.float32(step), atoms)
             weights.append(fmt.from_vectors(rebuilt, i == n - 1))
         sections += [fmt.planes(np.concatenate(all_idx)), fmt.planes(fmt.zigzag(np.concatenate(all_codes)))]
-        sparsity = (s,) * n
+        sparsity = per_layer
     else:
         codes_all = []
         for layer in net.layers:
@@ -279,7 +281,9 @@ def search(fitted: Fitted, opts: SinrOptions, header: container.Header, budget_b
 
 
 def _largest_s_within(fitted, opts, header, q, s_max, budget_bytes):
-    """Binary search for the most atoms per vector whose file fits the budget."""
+    """Most atoms per vector whose file fits the budget: binary search on a uniform s, then
+    one more atom layer by layer (hidden layers first) while it still fits, which makes the
+    rate steps a layer's worth of atoms instead of the whole network's."""
     lo, hi, best = 1, s_max, None
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -291,6 +295,19 @@ def _largest_s_within(fitted, opts, header, q, s_max, budget_bytes):
     if best is None:
         params, payload, _ = code(fitted, opts, q, 1)
         return params, payload, 1
+    s = best[2]
+    if s >= s_max:
+        return best
+    n = len(fitted.net.layers)
+    per_layer = [s] * n
+    for layer in list(range(1, n - 1)) + [0, n - 1]:
+        trial = tuple(per_layer[:layer] + [s + 1] + per_layer[layer + 1:])
+        params, payload, _ = code(fitted, opts, q, trial)
+        if file_bytes(header, params, payload) <= budget_bytes:
+            per_layer = list(trial)
+            best = (params, payload, s)
+        else:
+            break
     return best
 
 
@@ -300,8 +317,12 @@ def base_header(signal: Signal) -> container.Header:
                             signal.bit_depth, signal.sample_rate, signal.fps)
 
 
+def parse_options(options: dict) -> SinrOptions:
+    return SinrOptions.from_dict(options)
+
+
 def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
-    opts = SinrOptions.from_dict(options)
+    opts = parse_options(options)
     header = base_header(signal)
     in_dim, out_dim = len(signal.spatial_shape), signal.channels
     budget_bytes = budget_bits / 8 if budget_bits else None
