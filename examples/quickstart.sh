@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Encode the bundled photo to .inrz, decode it back, and print size, bpp and PSNR.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${TMPDIR:-/tmp}/inrzip-quickstart
+mkdir -p "$out"
+inrzip encode "$here/kodim03_crop.png" -b 1.5bpp --effort fast -o "$out/kodim03.inrz" --force
+inrzip info "$out/kodim03.inrz"
+inrzip decode "$out/kodim03.inrz" -o "$out/kodim03.png" --force
+echo "decoded image: $out/kodim03.png"
