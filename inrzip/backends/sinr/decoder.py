@@ -15,6 +15,8 @@ from . import format as fmt
 CHUNK_NAMES = {fmt.NET_CHUNK: "net"}
 IN_DIMS = {"image": 2, "audio": 1}
 MAX_PAYLOAD = 1 << 28    # decompressed bytes; a net this large is not a plausible file
+MAX_WEIGHTS = 1 << 24    # rebuilt weights (64 MB of float32)
+MAX_WORK = 1 << 42       # decoded points x weights: bounds decode time on a hostile header
 
 
 def describe(header: Header) -> dict:
@@ -73,10 +75,15 @@ def load_net(header: Header, payload: bytes) -> SirenWeights:
 
 
 def expected_payload_size(header: Header) -> int:
-    """Exact decompressed size implied by the header, so a Brotli bomb is cut off early."""
+    """Exact decompressed size implied by the header, so a Brotli bomb is cut off early.
+
+    Also refuses networks too large to rebuild or evaluate, before anything is allocated."""
     p = fmt.SinrParams.from_bytes(header.params)
     shapes = p.layer_shapes(IN_DIMS.get(header.modality, 2), header.channels)
     n = len(shapes)
+    weights = sum(o * i for o, i in shapes)
+    if weights > MAX_WEIGHTS or weights * header.num_points > MAX_WORK:
+        raise FormatError(f"sinr: a network of {weights} weights exceeds the decoder's limits")
     if p.mode == fmt.MODE_SPARSE:
         coded = 4 * sum(fmt.vectors_of(i, n, s) * p.sparsity[i] for i, s in enumerate(shapes))
     else:
