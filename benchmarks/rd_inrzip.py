@@ -57,12 +57,16 @@ def main() -> None:
     ap.add_argument("--ratios", default="0.55,0.7,0.85", help="sparse budgets as fractions of plain-16 size")
     ap.add_argument("--plain-bits", default="8,10,12")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--images", default=None, help="comma-separated file names to keep (default all)")
     args = ap.parse_args()
 
     widths = [int(w) for w in args.widths.split(",")]
     ratios = [float(r) for r in args.ratios.split(",")]
     plain_bits = [int(q) for q in args.plain_bits.split(",")]
-    images = common.load_images(args.data, crop=args.crop)[: args.limit]
+    images = common.load_images(args.data, crop=args.crop)
+    if args.images:
+        images = [(n, a) for n, a in images if n in args.images.split(",")]
+    images = images[: args.limit]
     device = common.device_string(torch.get_num_threads())
     versions = {"inrzip": "0.1.0", "torch": torch.__version__}
     desc = (f"SIREN {args.hidden_layers} hidden layers x width {widths}, {args.steps} Adam steps "
