@@ -301,6 +301,8 @@ class Reader:
                 want *= 4
 
     def _parse_prefix(self, prefix: bytes) -> tuple[Header, list[ChunkEntry], int]:
+        if not prefix:
+            raise FormatError(f"{self.name}: empty file, not an .inrz file")
         if len(prefix) < len(MAGIC) or prefix[:len(MAGIC)] != MAGIC:
             if len(prefix) < len(MAGIC) and MAGIC.startswith(prefix) and prefix:
                 raise FormatError(f"{self.name}: truncated (file ends inside the signature)")

@@ -91,6 +91,7 @@ class SinrOptions:
             raise UsageError("sinr: sparsity must be in (0, 1]")
         if self.width < 0 or self.width > fmt.MAX_WIDTH or not 0 <= self.hidden_layers <= 16:
             raise UsageError("sinr: width or hidden_layers out of range")
+        devices.resolve(self.device)   # an unknown or absent device fails before any work
 
 
 @dataclass
