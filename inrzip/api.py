@@ -149,6 +149,8 @@ def encode(source: Source | Signal, output: str | os.PathLike | None = None, *,
 # ------------------------------------------------------------------ decode
 def _decode_reader(reader: container.Reader, region: Region) -> np.ndarray:
     name = reader.header.backend
+    if name not in backends.REGISTRY:
+        raise FormatError(f"{reader.name}: backend {name!r} is not supported by this inrzip; upgrade inrzip")
     return backends.decoder(name).decode(reader, region)
 
 
@@ -199,9 +201,11 @@ def info(source: Source) -> dict:
     with _open_reader(source) as reader:
         h = reader.header
         try:
+            if h.backend not in backends.REGISTRY:
+                raise FormatError(f"backend {h.backend!r} needs a newer inrzip")
             dec = backends.decoder(h.backend)
             names, params = dec.CHUNK_NAMES, dec.describe(h)
-        except (UsageError, FormatError) as e:
+        except FormatError as e:
             names, params = {}, {"error": str(e)}
         states = reader.verify_all()
         size = reader.size or 0
@@ -214,7 +218,7 @@ def info(source: Source) -> dict:
         geometry["sample_rate"] = h.sample_rate
     if h.modality == "video" and h.fps:
         geometry["fps"] = str(h.fps)
-    return {"file": _source_name(source), "version": f"{container.VERSION_MAJOR}.{container.VERSION_MINOR}",
+    return {"file": _source_name(source), "version": "%d.%d" % reader.version,
             "backend": h.backend, "modality": h.modality, **geometry, "file_bytes": size,
             "header_bytes": reader.preamble_size, unit: round(value, 5), "params": params,
             "chunks": chunks, "ok": all(states)}

@@ -194,8 +194,11 @@ class Header:
         if self.num_points * self.channels > MAX_SAMPLES:
             raise LimitError(
                 f"header: {self.shape} x {self.channels} samples exceeds the limit of {MAX_SAMPLES}")
-        if self.bit_depth not in (8, 16, 24):
-            raise FormatError(f"header: unsupported bit depth {self.bit_depth}")
+        depths = {"image": (8, 16), "audio": (16, 24), "video": (8,)}[self.modality]
+        if self.bit_depth not in depths:
+            raise FormatError(f"header: unsupported bit depth {self.bit_depth} for {self.modality}")
+        if self.modality == "audio" and self.sample_rate == 0:
+            raise FormatError("header: audio with a sample rate of 0")
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ class Reader:
         r = _PrefixReader(prefix, f"{self.name}: preamble")
         r.take(len(MAGIC))
         major, minor = r.u8(), r.u8()
+        self.version = (major, minor)
         if major != VERSION_MAJOR:
             raise FormatError(
                 f"{self.name}: .inrz version {major}.{minor} is not supported by this inrzip "

@@ -132,3 +132,16 @@ def test_unknown_backend_id():
 def test_varint_round_trip():
     for v in (0, 1, 127, 128, 300, 1 << 35):
         assert c.ByteReader(c.encode_varint(v), "x").varint() == v
+
+
+@pytest.mark.parametrize("modality,depth", [("image", 24), ("audio", 8), ("video", 16)])
+def test_bit_depth_must_suit_the_modality(modality, depth):
+    shape = {"image": (4, 4), "audio": (100,), "video": (2, 4, 4)}[modality]
+    h = c.Header("sinr", modality, shape, 1, depth, sample_rate=8000, fps=Fraction(25))
+    with pytest.raises(FormatError, match="bit depth"):
+        c.Reader.from_bytes(c.build(h, []))
+
+
+def test_audio_without_sample_rate_is_refused():
+    with pytest.raises(FormatError, match="sample rate"):
+        c.Reader.from_bytes(c.build(c.Header("sinr", "audio", (100,), 1, 16, sample_rate=0), []))

@@ -72,7 +72,7 @@ def test_huge_width_in_params_is_refused_before_allocation(original):
         decode_bytes(container.build(replace(header, params=big.to_bytes()), [(0x81, chunk)]))
 
 
-def test_wide_deep_net_with_tiny_payload_is_refused(original):
+def test_wide_deep_net_with_tiny_payload_is_refused(original):  # noqa: D103
     """Few atoms per vector keep the payload small, but the rebuilt net would be gigabytes."""
     header, chunk = original
     from inrzip.backends.sinr import format as fmt
@@ -80,3 +80,18 @@ def test_wide_deep_net_with_tiny_payload_is_refused(original):
     big = replace(p, width=4096, hidden_layers=64, sparsity=(1,) * 66)
     with pytest.raises(InrzipError, match="exceeds the decoder's limits"):
         decode_bytes(container.build(replace(header, params=big.to_bytes()), [(0x81, chunk)]))
+
+
+def test_nan_quantiser_step_is_refused(original):
+    import numpy as np
+    header, chunk = original
+    body = bytearray(brotli.decompress(chunk))
+    body[0:4] = np.array([np.nan], "<f4").tobytes()
+    with pytest.raises(InrzipError, match="quantiser step"):
+        decode_bytes(container.build(header, [(0x81, brotli.compress(bytes(body)))]))
+
+
+def test_file_of_a_backend_this_version_lacks_says_upgrade(original):
+    header, chunk = original
+    with pytest.raises(InrzipError, match="upgrade inrzip"):
+        decode_bytes(container.build(replace(header, backend="rec"), [(0x81, chunk)]))

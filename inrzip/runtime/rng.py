@@ -8,7 +8,8 @@ the dictionary atoms a SINR file uses). The algorithm is fixed by the format:
                  z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31   (all mod 2**64)
     key        = mix64(mix64(seed + GOLDEN) ^ stream)
     bits(i)    = mix64(key + (i + 1) * GOLDEN)                        GOLDEN = 0x9E3779B97F4A7C15
-    uniform(i) = ((bits(i) >> 11) + 0.5) * 2**-53                     in (0, 1), never 0 or 1
+    uniform(i) = ((bits(i) >> 11) + 0.5) * 2**-53                     in (0, 1]: never 0; float64
+                 rounding makes it exactly 1.0 only for bits(i) >> 11 == 2**53 - 1
     normal(i)  = sqrt(-2 ln uniform(2i)) * cos(2 pi uniform(2i + 1))  (Box-Muller, float64)
 
 Integer outputs (bits, uniform) are exact on every machine; normal() goes through libm's log
@@ -54,7 +55,7 @@ def random_bits(seed: int, stream: int, index: np.ndarray) -> np.ndarray:
 
 
 def uniform(seed: int, stream: int, index: np.ndarray) -> np.ndarray:
-    """Float64 uniforms in the open interval (0, 1); exact on every platform."""
+    """Float64 uniforms in (0, 1] (never 0, so log is safe); exact on every platform."""
     bits = random_bits(seed, stream, index)
     return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * (2.0 ** -53)
 

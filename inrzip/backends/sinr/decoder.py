@@ -1,6 +1,8 @@
 """SINR decoder: Brotli -> integer codes -> regenerate only the used atoms -> numpy SIREN."""
 from __future__ import annotations
 
+import math
+
 import brotli
 import numpy as np
 
@@ -39,6 +41,9 @@ def load_net(header: Header, payload: bytes) -> SirenWeights:
     r = ByteReader(payload, "sinr net chunk")
     value_steps = np.frombuffer(r.take(4 * n), dtype="<f4").astype(np.float32)
     bias_steps = np.frombuffer(r.take(4 * n), dtype="<f4").astype(np.float32)
+    steps = np.concatenate([value_steps, bias_steps])
+    if not np.all(np.isfinite(steps)) or np.any(steps <= 0) or np.any(steps > 1e6):
+        raise FormatError("sinr net chunk: invalid quantiser step")
     weights: list[np.ndarray] = []
     if p.mode == fmt.MODE_SPARSE:
         counts = [fmt.vectors_of(i, n, s) * p.sparsity[i] for i, s in enumerate(shapes)]
@@ -74,6 +79,14 @@ def load_net(header: Header, payload: bytes) -> SirenWeights:
     return SirenWeights(weights, biases, float(p.w0), float(p.w0_first))
 
 
+def check_work(header: Header, points: int) -> None:
+    """Refuse decodes whose compute (points x weights) no real file needs."""
+    p = fmt.SinrParams.from_bytes(header.params)
+    weights = sum(o * i for o, i in p.layer_shapes(IN_DIMS.get(header.modality, 2), header.channels))
+    if weights * points > MAX_WORK:
+        raise FormatError(f"sinr: decoding {points} points with {weights} weights exceeds the decoder's limits")
+
+
 def expected_payload_size(header: Header) -> int:
     """Exact decompressed size implied by the header, so a Brotli bomb is cut off early.
 
@@ -82,7 +95,7 @@ def expected_payload_size(header: Header) -> int:
     shapes = p.layer_shapes(IN_DIMS.get(header.modality, 2), header.channels)
     n = len(shapes)
     weights = sum(o * i for o, i in shapes)
-    if weights > MAX_WEIGHTS or weights * header.num_points > MAX_WORK:
+    if weights > MAX_WEIGHTS:
         raise FormatError(f"sinr: a network of {weights} weights exceeds the decoder's limits")
     if p.mode == fmt.MODE_SPARSE:
         coded = 4 * sum(fmt.vectors_of(i, n, s) * p.sparsity[i] for i, s in enumerate(shapes))
@@ -109,6 +122,7 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
     index = next((i for i, c in enumerate(reader.chunks) if c.tag == fmt.NET_CHUNK), None)
     if index is None:
         raise FormatError(f"{reader.name}: sinr file has no net chunk")
+    check_work(reader.header, math.prod(region.output_shape(reader.header.shape)))
     payload = decompress(reader.read_chunk(index, "net chunk"), expected_payload_size(reader.header))
     net = load_net(reader.header, payload)
     return render(lambda pts: forward(net, pts), reader.header, region)

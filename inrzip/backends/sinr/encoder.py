@@ -85,8 +85,8 @@ class SinrOptions:
             raise UsageError("sinr: value_bits must be between 2 and 16")
         if not 2 <= self.bias_bits <= 16:
             raise UsageError("sinr: bias_bits must be between 2 and 16")
-        if not 8 <= self.log2_dict <= 20:
-            raise UsageError("sinr: log2_dict must be between 8 and 20")
+        if not 8 <= self.log2_dict <= 16:
+            raise UsageError("sinr: log2_dict must be between 8 and 16 (indices are 16-bit)")
         if self.sparsity and not 0 < self.sparsity <= 1:
             raise UsageError("sinr: sparsity must be in (0, 1]")
         if self.width < 0 or self.width > fmt.MAX_WIDTH or not 0 <= self.hidden_layers <= 16:
@@ -254,7 +254,7 @@ def search(fitted: Fitted, opts: SinrOptions, header: container.Header, budget_b
     width = fitted.net.layers[0].weight.shape[0]
     bit_choices = [opts.value_bits] if opts.value_bits else (
         [16] if budget_bytes is None else [8, 10, 12, 14, 16])
-    s_max = max(1, width // 2)   # the paper's ceiling: 2s <= width
+    s_max = max(1, width // 2)   # the paper asks 2s < width; we allow 2s = width at most
     candidates: list[Coded] = []
     if opts.mode == "sparse":
         fixed_s = max(1, min(width, round(opts.sparsity * width))) if opts.sparsity else 0

@@ -64,7 +64,7 @@ class SinrParams:
         w0_first = r.varint(1 << 20)
         seed = r.varint((1 << 64) - 1)
         log2_dict, vbits, bbits = r.u8(), r.u8(), r.u8()
-        if width < 1 or not 1 <= log2_dict <= 24 or not 2 <= vbits <= 16 or not 2 <= bbits <= 16:
+        if width < 1 or not 1 <= log2_dict <= 16 or not 2 <= vbits <= 16 or not 2 <= bbits <= 16:
             raise FormatError("sinr parameters: out of range")
         sparsity: tuple[int, ...] = ()
         if mode == MODE_SPARSE:
