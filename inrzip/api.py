@@ -176,12 +176,17 @@ def decode(source: Source, output: str | os.PathLike | BinaryIO | None = None, *
         if out_path is not None:
             inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
             check_output(out_path, force, inputs)
+        out_fmt = None
+        if output is not None:
+            out_fmt = fmt or (media.format_from_path(out_path) if out_path else None)
+            if out_fmt is None and out_path is not None and out_path.suffix:
+                raise UsageError(f"{out_path}: unknown output format {out_path.suffix!r} (use --format)")
+            out_fmt = out_fmt or media.default_format(header.modality)
+            media.output_extension(out_fmt)   # an unwritable format fails before decoding
         data = _decode_reader(reader, region)
         bytes_read, file_bytes = reader.bytes_read, reader.size or 0
     signal = Signal(data, header.modality, header.bit_depth, header.sample_rate, header.fps)
     if output is not None:
-        out_fmt = fmt or (media.format_from_path(out_path) if out_path else None) \
-            or media.default_format(header.modality)
         if out_path is not None:
             with atomic_path(out_path) as tmp:
                 media.write_signal(signal, tmp, fmt=out_fmt)

@@ -115,10 +115,13 @@ def encode(
     if inputs.count("-") > 1 or ("-" in inputs and len(inputs) > 1):
         raise UsageError("'-' (stdin) must be the only input")
     options = {"effort": effort, "device": device, "seed": seed, **_parse_options(opt)}
+    dests = [_encode_output(src, output, len(inputs) > 1) for src in inputs]
+    clashes = sorted({d for d in dests if dests.count(d) > 1})
+    if clashes:
+        raise UsageError(f"several inputs would be written to {clashes[0]}")
     failures = 0
-    for src in inputs:
+    for src, dest in zip(inputs, dests):
         try:
-            dest = _encode_output(src, output, len(inputs) > 1)
             source = sys.stdin.buffer.read() if src == "-" else src
             with _Bar(_show_progress(quiet, as_json), Path(src).name) as bar:
                 report = api.encode(source, None if dest == "-" else dest, rate=rate,

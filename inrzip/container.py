@@ -41,6 +41,7 @@ MAX_CHUNK_BYTES = 1 << 31
 MAX_SAMPLES = 1 << 31          # points x channels of the decoded signal
 MAX_DIM = 1 << 24              # any single dimension
 MAX_CHANNELS = 16
+MAX_PREAMBLE = 8 + 2 + 10 + MAX_HEADER_BYTES + 10 + 15 * MAX_CHUNKS + 4
 
 
 # ---------------------------------------------------------------- varints
@@ -194,6 +195,9 @@ class Header:
         if self.num_points * self.channels > MAX_SAMPLES:
             raise LimitError(
                 f"header: {self.shape} x {self.channels} samples exceeds the limit of {MAX_SAMPLES}")
+        max_channels = {"image": 4, "audio": MAX_CHANNELS, "video": 3}[self.modality]
+        if self.channels > max_channels or (self.modality == "video" and self.channels != 3):
+            raise FormatError(f"header: {self.channels} channels is not a valid {self.modality}")
         depths = {"image": (8, 16), "audio": (16, 24), "video": (8,)}[self.modality]
         if self.bit_depth not in depths:
             raise FormatError(f"header: unsupported bit depth {self.bit_depth} for {self.modality}")
@@ -254,7 +258,11 @@ class Reader:
             raise FormatError(f"{path}: is a directory, not an .inrz file") from None
         except OSError as e:
             raise FormatError(f"{path}: cannot open ({e.strerror})") from None
-        return cls(f, name=str(path))
+        try:
+            return cls(f, name=str(path))
+        except BaseException:
+            f.close()
+            raise
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "<stdin>") -> "Reader":
@@ -299,9 +307,9 @@ class Reader:
             try:
                 return self._parse_prefix(prefix)
             except _NeedMore:
-                if len(prefix) < want or want > 16 * (MAX_HEADER_BYTES + 16 * MAX_CHUNKS):
+                if len(prefix) < want or want >= MAX_PREAMBLE:
                     raise FormatError(f"{self.name}: truncated (file ends inside the header)") from None
-                want *= 4
+                want = min(want * 4, MAX_PREAMBLE)
 
     def _parse_prefix(self, prefix: bytes) -> tuple[Header, list[ChunkEntry], int]:
         if not prefix:

@@ -31,7 +31,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
     On any exception, including KeyboardInterrupt, the temporary file is removed, so no
     half-written output is ever left behind.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write ({e.strerror})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -40,6 +43,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise UsageError(f"{path}: cannot write ({e.strerror})") from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()

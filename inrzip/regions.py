@@ -41,5 +41,5 @@ def _bound(token: str, default: int, axis: str, header: Header, text: str) -> in
                 raise UsageError(f"--crop {text!r}: seconds need a known frame or sample rate")
             return round(float(token[:-1]) * rate)
         return int(token)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"--crop {text!r}: {token!r} is not a number") from None

@@ -128,6 +128,11 @@ def test_bad_media_input(workdir, args, message):
     (["decode", "{d}/img.inrz", "--crop", "0:999,0:5"], "outside"),
     (["decode", "{d}/img.inrz", "--scale", "0"], "scale"),
     (["encode", "--nope"], "No such option"),
+    (["decode", "{d}/img.inrz", "--crop", "0s:1e400s,0:5"], "not a number"),
+    (["decode", "{d}/img.inrz", "-o", "{d}/x.xyz"], "unknown output format"),
+    (["decode", "{d}/img.inrz", "-o", "/proc/x.png"], "cannot write"),
+    (["encode", "{d}/img.png", "{d}/img.png", "-o", "{d}", "-b", "1bpp"], "several inputs would be written"),
+    (["encode", "{d}/img.png", "-b", "1bpp", "-O", "lr=-1"], "lr must be"),
 ])
 def test_usage_errors_exit_1(workdir, args, message):
     result = run([a.format(d=workdir) for a in args])

@@ -137,7 +137,8 @@ def test_varint_round_trip():
 @pytest.mark.parametrize("modality,depth", [("image", 24), ("audio", 8), ("video", 16)])
 def test_bit_depth_must_suit_the_modality(modality, depth):
     shape = {"image": (4, 4), "audio": (100,), "video": (2, 4, 4)}[modality]
-    h = c.Header("sinr", modality, shape, 1, depth, sample_rate=8000, fps=Fraction(25))
+    h = c.Header("sinr", modality, shape, 3 if modality == "video" else 1, depth, sample_rate=8000,
+                 fps=Fraction(25))
     with pytest.raises(FormatError, match="bit depth"):
         c.Reader.from_bytes(c.build(h, []))
 
@@ -145,3 +146,10 @@ def test_bit_depth_must_suit_the_modality(modality, depth):
 def test_audio_without_sample_rate_is_refused():
     with pytest.raises(FormatError, match="sample rate"):
         c.Reader.from_bytes(c.build(c.Header("sinr", "audio", (100,), 1, 16, sample_rate=0), []))
+
+
+@pytest.mark.parametrize("modality,channels", [("image", 5), ("video", 1)])
+def test_channel_count_must_suit_the_modality(modality, channels):
+    shape = {"image": (4, 4), "video": (2, 4, 4)}[modality]
+    with pytest.raises(FormatError, match="channels"):
+        c.Reader.from_bytes(c.build(c.Header("sinr", modality, shape, channels, 8, fps=Fraction(25)), []))

@@ -80,7 +80,7 @@ def fit(net: Siren, coords: torch.Tensor, targets: torch.Tensor, cfg: FitConfig,
         opt.step()
         sched.step()
         if step % check_every == 0 or step == cfg.steps:
-            mse = evaluate_mse(net, coords, targets) if not full_batch else float(loss.detach())
+            mse = evaluate_mse(net, coords, targets)   # after the step: the state we would keep
             if mse < best_mse:
                 best_mse, best_state = mse, {k: v.clone() for k, v in net.state_dict().items()}
             progress("fit", step, cfg.steps, psnr=mse_to_psnr(mse))

@@ -50,16 +50,27 @@ def load_net(header: Header, payload: bytes) -> SirenWeights:
         deltas = fmt.unplanes(r, sum(counts)).astype(np.int64)
         values = fmt.unzigzag(fmt.unplanes(r, sum(counts)))
         dict_size = 1 << p.log2_dict
-        offset = 0
+        layer_idx, offset = [], 0
         for i, shape in enumerate(shapes):
             v, s = fmt.vectors_of(i, n, shape), p.sparsity[i]
             idx = np.cumsum(deltas[offset:offset + v * s].reshape(v, s), axis=1)
             if idx.size and idx.max() >= dict_size:
                 raise FormatError("sinr net chunk: atom index outside the dictionary")
-            coef = values[offset:offset + v * s].reshape(v, s).astype(np.float32) * value_steps[i]
+            layer_idx.append(idx)
             offset += v * s
-            atoms = dictionary.atoms(p.seed, fmt.DICT_STREAM, p.width, idx.reshape(-1))
-            vecs = np.einsum("vs,vsk->vk", coef, atoms.reshape(v, s, p.width))
+        # Generate each distinct atom once: memory is bounded by the dictionary, not by uses.
+        used, inverse = np.unique(np.concatenate([i.reshape(-1) for i in layer_idx]), return_inverse=True)
+        atoms = np.concatenate([dictionary.atoms(p.seed, fmt.DICT_STREAM, p.width, used[b:b + 4096])
+                                for b in range(0, len(used), 4096)])
+        offset = 0
+        for i, idx in enumerate(layer_idx):
+            v, s = idx.shape
+            coef = values[offset:offset + v * s].reshape(v, s).astype(np.float32) * value_steps[i]
+            rows = inverse[offset:offset + v * s].reshape(v, s)
+            offset += v * s
+            vecs = np.zeros((v, p.width), dtype=np.float32)
+            for j in range(s):
+                vecs += coef[:, j, None] * atoms[rows[:, j]]
             weights.append(fmt.from_vectors(vecs, i == n - 1))
     else:
         total = sum(o * i for o, i in shapes)

@@ -91,6 +91,10 @@ class SinrOptions:
             raise UsageError("sinr: sparsity must be in (0, 1]")
         if self.width < 0 or self.width > fmt.MAX_WIDTH or not 0 <= self.hidden_layers <= 16:
             raise UsageError("sinr: width or hidden_layers out of range")
+        if not 0 <= self.seed < 1 << 63 or not 1 <= self.w0 <= 1 << 20 or not 0 <= self.w0_first <= 1 << 20:
+            raise UsageError("sinr: seed must be in [0, 2^63), w0 and w0_first in [1, 2^20]")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or self.steps < 0:
+            raise UsageError("sinr: lr must be a positive number and steps >= 0")
         devices.resolve(self.device)   # an unknown or absent device fails before any work
 
 
