@@ -79,7 +79,7 @@ class _Bar:
         self.progress.update(self.tasks[stage], completed=done, total=total, info=text)
 
 
-def _show_progress(quiet: bool, as_json: bool) -> bool:
+def _show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
@@ -123,7 +123,7 @@ def encode(
     for src, dest in zip(inputs, dests):
         try:
             source = sys.stdin.buffer.read() if src == "-" else src
-            with _Bar(_show_progress(quiet, as_json), Path(src).name) as bar:
+            with _Bar(_show_progress(quiet), Path(src).name) as bar:
                 report = api.encode(source, None if dest == "-" else dest, rate=rate,
                                     backend=backend, options=options, force=force, progress=bar)
             if dest == "-":

@@ -90,9 +90,6 @@ class ByteReader:
             shift += 7
         raise FormatError(f"{self.what}: malformed varint")
 
-    def f32(self) -> float:
-        return struct.unpack("<f", self.take(4))[0]
-
     def bytes_(self, limit: int = MAX_HEADER_BYTES) -> bytes:
         return self.take(self.varint(limit))
 
@@ -113,10 +110,6 @@ class ByteWriter:
 
     def varint(self, v: int) -> "ByteWriter":
         self.buf += encode_varint(v)
-        return self
-
-    def f32(self, v: float) -> "ByteWriter":
-        self.buf += struct.pack("<f", v)
         return self
 
     def bytes_(self, b: bytes) -> "ByteWriter":

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from ..progress import Progress, silent
-from ..runtime.siren import SirenWeights
 
 
 class Siren(nn.Module):
@@ -33,10 +32,6 @@ class Siren(nn.Module):
             x = torch.sin(self.w0 * layer(x))
         return self.layers[-1](x)
 
-    def to_numpy(self) -> SirenWeights:
-        return SirenWeights([l.weight.detach().cpu().numpy().astype(np.float32) for l in self.layers],
-                            [l.bias.detach().cpu().numpy().astype(np.float32) for l in self.layers],
-                            self.w0, self.w0_first)
 
     @staticmethod
     def num_params(in_dim: int, width: int, hidden_layers: int, out_dim: int) -> int:

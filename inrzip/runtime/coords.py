@@ -54,8 +54,6 @@ class Region:
             coords.append(axis_positions(m)[a:b].astype(np.float32))
         return coords
 
-    def is_full(self, shape: tuple[int, ...]) -> bool:
-        return self.scale == 1.0 and all(s == (0, n) for s, n in zip(self.spans, shape))
 
 
 def mesh(axes: list[np.ndarray]) -> np.ndarray:

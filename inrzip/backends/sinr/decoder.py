@@ -21,6 +21,13 @@ MAX_WEIGHTS = 1 << 24    # rebuilt weights (64 MB of float32)
 MAX_WORK = 1 << 42       # decoded points x weights: bounds decode time on a hostile header
 
 
+def _params_and_shapes(header: Header) -> tuple[fmt.SinrParams, list[tuple[int, int]]]:
+    if header.modality not in IN_DIMS:
+        raise FormatError(f"sinr: unsupported modality {header.modality}")
+    p = fmt.SinrParams.from_bytes(header.params)
+    return p, p.layer_shapes(IN_DIMS[header.modality], header.channels)
+
+
 def describe(header: Header) -> dict:
     p = fmt.SinrParams.from_bytes(header.params)
     info = {"mode": "sparse" if p.mode == fmt.MODE_SPARSE else "plain",
@@ -33,10 +40,7 @@ def describe(header: Header) -> dict:
 
 def load_net(header: Header, payload: bytes) -> SirenWeights:
     """Rebuild the SIREN weights from the header parameters and the decompressed payload."""
-    if header.modality not in IN_DIMS:
-        raise FormatError(f"sinr: unsupported modality {header.modality}")
-    p = fmt.SinrParams.from_bytes(header.params)
-    shapes = p.layer_shapes(IN_DIMS[header.modality], header.channels)
+    p, shapes = _params_and_shapes(header)
     n = len(shapes)
     r = ByteReader(payload, "sinr net chunk")
     value_steps = np.frombuffer(r.take(4 * n), dtype="<f4").astype(np.float32)
@@ -92,8 +96,8 @@ def load_net(header: Header, payload: bytes) -> SirenWeights:
 
 def check_work(header: Header, points: int) -> None:
     """Refuse decodes whose compute (points x weights) no real file needs."""
-    p = fmt.SinrParams.from_bytes(header.params)
-    weights = sum(o * i for o, i in p.layer_shapes(IN_DIMS.get(header.modality, 2), header.channels))
+    _, shapes = _params_and_shapes(header)
+    weights = sum(o * i for o, i in shapes)
     if weights * points > MAX_WORK:
         raise FormatError(f"sinr: decoding {points} points with {weights} weights exceeds the decoder's limits")
 
@@ -102,8 +106,7 @@ def expected_payload_size(header: Header) -> int:
     """Exact decompressed size implied by the header, so a Brotli bomb is cut off early.
 
     Also refuses networks too large to rebuild or evaluate, before anything is allocated."""
-    p = fmt.SinrParams.from_bytes(header.params)
-    shapes = p.layer_shapes(IN_DIMS.get(header.modality, 2), header.channels)
+    p, shapes = _params_and_shapes(header)
     n = len(shapes)
     weights = sum(o * i for o, i in shapes)
     if weights > MAX_WEIGHTS:

@@ -20,7 +20,7 @@ from ... import container
 from ...errors import UsageError
 from ...fit import device as devices
 from ...fit.omp import least_squares, omp_support
-from ...fit.siren import FitConfig, Siren, fit
+from ...fit.siren import FitConfig, Siren, evaluate_mse, fit, mse_to_psnr
 from ...progress import Progress, silent
 from ...runtime import dictionary
 from ...runtime.coords import Region, mesh
@@ -154,7 +154,6 @@ def fit_network(signal: Signal, width: int, opts: SinrOptions, progress: Progres
     net = Siren(in_dim, width, opts.hidden_layers, out_dim, opts.w0, w0_first).to(dev)
     steps = opts.steps or EFFORT_STEPS[opts.effort]
     mse = fit(net, coords, targets, FitConfig(steps=steps, lr=opts.lr, seed=opts.seed), progress)
-    from ...fit.siren import mse_to_psnr
     return Fitted(net, coords, targets, in_dim, out_dim, w0_first, fit_psnr=mse_to_psnr(mse))
 
 
@@ -180,15 +179,15 @@ def ensure_support(fitted: Fitted, opts: SinrOptions, s_max: int, progress: Prog
 
 # ------------------------------------------------------------------ coding
 def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int | tuple[int, ...] = 0
-         ) -> tuple[fmt.SinrParams, bytes, list[np.ndarray]]:
-    """Quantise (and sparse-code with s atoms per vector, or s[i] in layer i) the network;
-    returns the Brotli payload and the dequantised weights the decoder will rebuild."""
+         ) -> tuple[fmt.SinrParams, bytes]:
+    """Quantise (and sparse-code with s atoms per vector, or s[i] in layer i) the network
+    into header params and the Brotli payload."""
     net = fitted.net
     n = len(net.layers)
     per_layer = tuple(s) if isinstance(s, tuple) else (s,) * n
     width = net.layers[0].weight.shape[0]
     vectors = layer_vectors(net)
-    steps_v, steps_b, sections, weights = [], [], [], []
+    steps_v, steps_b, sections = [], [], []
     if opts.mode == "sparse":
         all_idx, all_codes = [], []
         start = 0
@@ -202,9 +201,6 @@ def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int | tuple[int,
             idx = sup.cpu().numpy()
             all_idx.append(np.diff(idx, axis=1, prepend=0).reshape(-1))
             all_codes.append(codes.reshape(-1))
-            atoms = fitted.atoms[sup].cpu().numpy()
-            rebuilt = np.einsum("vs,vsk->vk", codes.astype(np.float32) * np.float32(step), atoms)
-            weights.append(fmt.from_vectors(rebuilt, i == n - 1))
         sections += [fmt.planes(np.concatenate(all_idx)), fmt.planes(fmt.zigzag(np.concatenate(all_codes)))]
         sparsity = per_layer
     else:
@@ -214,7 +210,6 @@ def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int | tuple[int,
             codes, step = fmt.quantize(w, value_bits)
             steps_v.append(step)
             codes_all.append(codes.reshape(-1))
-            weights.append(codes.astype(np.float32) * np.float32(step))
         sections.append(fmt.planes(fmt.zigzag(np.concatenate(codes_all))))
         sparsity = ()
     bias_codes = []
@@ -230,16 +225,18 @@ def code(fitted: Fitted, opts: SinrOptions, value_bits: int, s: int | tuple[int,
         seed=opts.seed, log2_dict=opts.log2_dict, value_bits=value_bits, bias_bits=opts.bias_bits,
         sparsity=sparsity)
     payload = brotli.compress(body, quality=BROTLI_QUALITY, lgwin=BROTLI_LGWIN)
-    return params, payload, weights
+    return params, payload
+
+
+def with_params(header: container.Header, params: fmt.SinrParams) -> container.Header:
+    return replace(header, params=params.to_bytes())
 
 
 @torch.no_grad()
 def coded_psnr(fitted: Fitted, params: fmt.SinrParams, payload: bytes, header: container.Header) -> float:
     """PSNR of exactly what the decoder will rebuild (weights parsed back from the payload)."""
-    from ...fit.siren import evaluate_mse, mse_to_psnr
-    weights = decoder.load_net(replace(header, params=params.to_bytes()),
-                               decoder.decompress(payload, decoder.expected_payload_size(
-                                   replace(header, params=params.to_bytes()))))
+    full = with_params(header, params)
+    weights = decoder.load_net(full, decoder.decompress(payload, decoder.expected_payload_size(full)))
     net = Siren(fitted.in_dim, params.width, params.hidden_layers, fitted.out_dim,
                 params.w0, params.w0_first).to(fitted.coords.device)
     for layer, w, b in zip(net.layers, weights.weights, weights.biases):
@@ -249,7 +246,7 @@ def coded_psnr(fitted: Fitted, params: fmt.SinrParams, payload: bytes, header: c
 
 
 def file_bytes(header: container.Header, params: fmt.SinrParams, payload: bytes) -> int:
-    return len(container.build(replace(header, params=params.to_bytes()), [(fmt.NET_CHUNK, payload)]))
+    return len(container.build(with_params(header, params), [(fmt.NET_CHUNK, payload)]))
 
 
 def search(fitted: Fitted, opts: SinrOptions, header: container.Header, budget_bytes: float | None,
@@ -266,13 +263,13 @@ def search(fitted: Fitted, opts: SinrOptions, header: container.Header, budget_b
         for q in bit_choices:
             if fixed_s or budget_bytes is None:
                 s = fixed_s or s_max
-                params, payload, _ = code(fitted, opts, q, s)
+                params, payload = code(fitted, opts, q, s)
             else:
                 params, payload, s = _largest_s_within(fitted, opts, header, q, s_max, budget_bytes)
             candidates.append(Coded(params, payload, 0.0, {"value_bits": q, "atoms_per_vector": s}))
     else:
         for q in bit_choices:
-            params, payload, _ = code(fitted, opts, q)
+            params, payload = code(fitted, opts, q)
             candidates.append(Coded(params, payload, 0.0, {"value_bits": q}))
     for i, c in enumerate(candidates):
         c.stats["bytes"] = file_bytes(header, c.params, c.payload)
@@ -292,13 +289,13 @@ def _largest_s_within(fitted, opts, header, q, s_max, budget_bytes):
     lo, hi, best = 1, s_max, None
     while lo <= hi:
         mid = (lo + hi) // 2
-        params, payload, _ = code(fitted, opts, q, mid)
+        params, payload = code(fitted, opts, q, mid)
         if file_bytes(header, params, payload) <= budget_bytes:
             best, lo = (params, payload, mid), mid + 1
         else:
             hi = mid - 1
     if best is None:
-        params, payload, _ = code(fitted, opts, q, 1)
+        params, payload = code(fitted, opts, q, 1)
         return params, payload, 1
     s = best[2]
     if s >= s_max:
@@ -307,7 +304,7 @@ def _largest_s_within(fitted, opts, header, q, s_max, budget_bytes):
     per_layer = [s] * n
     for layer in list(range(1, n - 1)) + [0, n - 1]:
         trial = tuple(per_layer[:layer] + [s + 1] + per_layer[layer + 1:])
-        params, payload, _ = code(fitted, opts, q, trial)
+        params, payload = code(fitted, opts, q, trial)
         if file_bytes(header, params, payload) <= budget_bytes:
             per_layer = list(trial)
             best = (params, payload, s)
