@@ -110,3 +110,21 @@ def test_decoding_never_imports_torch(sparse_file, tmp_path):
         assert "torch" not in sys.modules, "decode imported torch"
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_decode_identical_with_one_and_two_threads(monkeypatch):
+    """More than one chunk of points, so the thread pool really splits the work."""
+    from helpers import example_array
+    from inrzip.runtime import siren
+    from inrzip.signal import Signal
+    sig = Signal(example_array()[:200, :200].copy(), "image", 8)
+    data = api.encode(sig, options={"steps": 5, "width": 8, "device": "cpu"}).data
+    outs = []
+    calls = []
+    real_forward = siren.forward
+    for threads in (1, 2):
+        monkeypatch.setattr(siren, "THREADS", threads)
+        outs.append(api.decode(data).signal.data)
+        calls.append(siren.THREADS)
+    assert calls == [1, 2] and real_forward is siren.forward
+    assert np.array_equal(outs[0], outs[1])

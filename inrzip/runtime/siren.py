@@ -1,9 +1,19 @@
-"""Numpy SIREN forward pass shared by decoders (float32, chunked so memory stays bounded)."""
+"""Numpy SIREN forward pass shared by decoders (float32, chunked so memory stays bounded).
+
+Chunks are a fixed size and each is computed the same way whichever thread runs it, so the
+output does not depend on the number of threads (np.sin is single-threaded; running chunks
+on a small thread pool keeps both cores busy while one chunk is in a sine and another in BLAS).
+"""
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+CHUNK = 32768
+THREADS = max(1, min(4, int(os.environ.get("INRZIP_THREADS", os.cpu_count() or 1))))
 
 
 @dataclass
@@ -31,13 +41,15 @@ class SirenWeights:
         return out
 
 
-def forward(net: SirenWeights, coords: np.ndarray, chunk: int = 32768) -> np.ndarray:
+def forward(net: SirenWeights, coords: np.ndarray, chunk: int = CHUNK, threads: int | None = None) -> np.ndarray:
     """Evaluate the SIREN on (P, d) float32 coordinates, returning (P, out) float32."""
+    threads = THREADS if threads is None else threads
     layers = net.folded()
     n_points = coords.shape[0]
     out = np.empty((n_points, layers[-1][0].shape[1]), dtype=np.float32)
     last = len(layers) - 1
-    for start in range(0, n_points, chunk):
+
+    def run(start: int) -> None:
         h = coords[start:start + chunk]
         for i, (wt, b) in enumerate(layers):
             h = h @ wt
@@ -45,4 +57,12 @@ def forward(net: SirenWeights, coords: np.ndarray, chunk: int = 32768) -> np.nda
             if i != last:
                 np.sin(h, out=h)
         out[start:start + chunk] = h
+
+    starts = range(0, n_points, chunk)
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, starts))
+    else:
+        for start in starts:
+            run(start)
     return out
