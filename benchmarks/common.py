@@ -464,6 +464,13 @@ def plot_rd(dataset_dir: str | os.PathLike, anchors: bool | None = None, max_bpp
             pts = sorted((a["bpp"], a[metric]) for a in d["averages"] if a.get(metric) is not None)
             if metric == "ms_ssim":
                 pts = [(x, -10 * math.log10(max(1 - y, 1e-10))) for x, y in pts]
+            # Sweeps over several knobs (width x rate) are not one curve: draw their RD envelope.
+            envelope, best = [], -math.inf
+            for x, y in pts:
+                if y > best:
+                    envelope.append((x, y))
+                    best = y
+            pts = envelope
             n = d["averages"][0]["n"] if d["averages"] else 0
             yield d["name"], pts, n
 
