@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import backends, container, media
-from .errors import FormatError, InputError, UsageError
+from .errors import FormatError, UsageError
 from .fileio import atomic_path, check_output, write_bytes_atomic
 from .progress import Progress, silent
 from .rate import parse_rate

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import small_image
-from inrzip import api, cli, media
+from inrzip import cli, media
 from inrzip.errors import EXIT_BAD_INPUT, EXIT_USAGE
 from inrzip.fileio import atomic_path
 

@@ -339,7 +339,6 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     best = search(fitted, opts, header, budget_bytes, progress)
     refits = 0
     if budget_bytes and opts.refit and not opts.width and _missed(best, budget_bytes):
-        ratio = budget_bytes / best.stats["bytes"]
         new_width = width_for_bits(8 * budget_bytes, opts, in_dim, out_dim,
                                    8 * best.stats["bytes"] / params_for_width(width, opts.hidden_layers, in_dim, out_dim))
         if new_width != width:
