@@ -13,9 +13,17 @@ import shutil
 import tempfile
 from typing import BinaryIO
 
+import importlib
+from types import ModuleType
+
 from ..errors import InputError, UsageError
 from ..signal import Signal
-from . import audio, image, video
+
+
+def _kind(name: str) -> ModuleType:
+    """The image/audio/video module, imported on first use so start-up stays light
+    (a decode to PNG never loads soundfile, tifffile or imageio-ffmpeg's ffmpeg lookup)."""
+    return importlib.import_module(f"{__name__}.{name}")
 
 __all__ = ["read_signal", "write_signal", "default_format", "format_from_path", "output_extension"]
 
@@ -39,7 +47,9 @@ _EXTENSIONS: dict[str, str] = {
 _ALIASES = {"jpg": "jpeg", "tif": "tiff", "matroska": "mkv", "wave": "wav", "yuv4mpegpipe": "y4m"}
 _OUT_EXT = {"jpeg": ".jpg"}
 _DEFAULTS = {"image": "png", "audio": "wav", "video": "mp4"}
-_WRITERS = {"image": image.WRITE_FORMATS, "audio": audio.WRITE_FORMATS, "video": video.WRITE_FORMATS}
+# Writable formats per modality; the image/audio/video modules read theirs from here.
+_WRITERS = {"image": ("png", "tiff", "jpeg", "webp", "bmp"), "audio": ("wav", "flac"),
+            "video": ("mp4", "mkv", "webm", "y4m")}
 _HEAD = 64  # bytes of the file needed to recognise every magic number below
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
@@ -110,7 +120,7 @@ def read_signal(source: Source, *, name: str = "<stdin>") -> Signal:
         if kind == "audio":
             try:
                 with _open(path, data, name) as f:
-                    return audio.read_audio(f, name, fmt, size=_size(path, data))
+                    return _kind("audio").read_audio(f, name, fmt, size=_size(path, data))
             except InputError as audio_error:
                 if fmt != "ogg":
                     raise
@@ -119,7 +129,7 @@ def read_signal(source: Source, *, name: str = "<stdin>") -> Signal:
                 except InputError:
                     raise audio_error from None
         with _open(path, data, name) as f:   # image, or unknown: let Pillow have a go
-            return image.read_image(f, name, fmt)
+            return _kind("image").read_image(f, name, fmt)
     except InputError:
         if trusted:
             raise
@@ -144,18 +154,18 @@ def write_signal(signal: Signal, dest: str | os.PathLike | BinaryIO, *, fmt: str
     if kind == "video":
         if isinstance(dest, (str, os.PathLike)):
             _check_dest(label)
-            video.write_video(signal, label, fmt, label)
+            _kind("video").write_video(signal, label, fmt, label)
             return
         fd, tmp = tempfile.mkstemp(prefix="inrzip-", suffix=output_extension(fmt))
         os.close(fd)
         try:
-            video.write_video(signal, tmp, fmt, label)
+            _kind("video").write_video(signal, tmp, fmt, label)
             with open(tmp, "rb") as f:
                 _emit(dest, label, stream=f)
         finally:
             _unlink(tmp)
         return
-    payload = image.encode_image(signal, fmt) if kind == "image" else audio.encode_audio(signal, fmt)
+    payload = _kind("image").encode_image(signal, fmt) if kind == "image" else _kind("audio").encode_audio(signal, fmt)
     if isinstance(dest, (str, os.PathLike)):
         _check_dest(label)
         try:
@@ -278,12 +288,12 @@ def _open(path: str | None, data: bytes | None, name: str) -> BinaryIO:
 def _read_video(path: str | None, data: bytes | None, name: str, fmt: str | None) -> Signal:
     """ffmpeg needs a seekable file (MP4 keeps its index at the end), so bytes go to a temp file."""
     if path is not None:
-        return video.read_video(path, name, fmt)
+        return _kind("video").read_video(path, name, fmt)
     fd, tmp = tempfile.mkstemp(prefix="inrzip-", suffix="." + (fmt or "bin"))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data or b"")
-        return video.read_video(tmp, name, fmt)
+        return _kind("video").read_video(tmp, name, fmt)
     finally:
         _unlink(tmp)
 

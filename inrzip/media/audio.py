@@ -18,7 +18,9 @@ from ..errors import InputError, UsageError
 from ..signal import Signal
 
 MAX_SAMPLES = 1 << 31   # frames x channels; refuse larger files before decoding
-WRITE_FORMATS = ("wav", "flac")
+from . import _WRITERS  # noqa: E402  (one list of writable formats, in media/__init__)
+
+WRITE_FORMATS = _WRITERS["audio"]
 
 _REFUSED = {"FLOAT": "32-bit float", "DOUBLE": "64-bit float", "PCM_32": "32-bit integer"}
 _DECODED_AS_FLOAT = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")

@@ -21,7 +21,9 @@ from ..errors import InputError, UsageError
 from ..signal import Signal
 
 MAX_PIXELS = 1 << 28   # refuse larger images before decoding them
-WRITE_FORMATS = ("png", "tiff", "jpeg", "webp", "bmp")
+from . import _WRITERS  # noqa: E402  (one list of writable formats, in media/__init__)
+
+WRITE_FORMATS = _WRITERS["image"]
 
 _PIL_LOCK = threading.Lock()   # guards the temporary change to Pillow's global pixel limit
 _PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp",

@@ -22,7 +22,9 @@ from ..signal import Signal
 
 MAX_VOXELS = 1 << 31      # T x H x W; refuse larger videos
 DEFAULT_FPS = Fraction(25)
-WRITE_FORMATS = ("mp4", "mkv", "webm", "y4m")
+from . import _WRITERS  # noqa: E402  (one list of writable formats, in media/__init__)
+
+WRITE_FORMATS = _WRITERS["video"]
 
 _BT601 = ["-vf", "scale=out_color_matrix=bt601:out_range=tv", "-colorspace", "smpte170m",
           "-color_range", "tv"]
