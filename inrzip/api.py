@@ -39,7 +39,7 @@ class EncodeReport:
     bytes: int
     rate: float                 # bpp (image/video) or kbps (audio), from the file size
     rate_unit: str
-    psnr: float                 # of the numpy decoder's output against the input
+    psnr: float                 # of the numpy decoder's output against the input (inf: exact)
     encode_s: float
     stats: dict = field(default_factory=dict)
     data: bytes | None = field(default=None, repr=False)   # the file, when not written to disk
@@ -47,6 +47,9 @@ class EncodeReport:
     def as_dict(self) -> dict:
         d = asdict(self)
         d.pop("data")
+        d["exact"] = math.isinf(self.psnr)
+        if d["exact"]:
+            d["psnr"] = None        # JSON has no infinity
         return d
 
 

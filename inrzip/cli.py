@@ -102,7 +102,8 @@ def encode(
     inputs: Annotated[list[str], typer.Argument(help="Image or audio files ('-' for stdin).")],
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file, directory (for several inputs), or '-' for stdout.")] = None,
     rate: Annotated[Optional[str], typer.Option("--rate", "-b", help="Target rate: 0.3bpp, 24kbps, 50KB, or a number in bpp (image) / kbps (audio).")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="sinr (default).")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="sinr (default), lossless, croppable.")] = None,
+    lossless: Annotated[bool, typer.Option("--lossless", help="Bit-exact coding (same as --backend lossless).")] = False,
     effort: Annotated[str, typer.Option(help="fast | normal | max: fitting iterations.")] = "normal",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for fitting and the shared dictionary.")] = 0,
@@ -114,6 +115,12 @@ def encode(
         raise UsageError("several inputs cannot all go to stdout")
     if inputs.count("-") > 1 or ("-" in inputs and len(inputs) > 1):
         raise UsageError("'-' (stdin) must be the only input")
+    if lossless:
+        if backend not in (None, "lossless"):
+            raise UsageError(f"--lossless conflicts with --backend {backend}")
+        if rate is not None:
+            raise UsageError("--lossless takes no rate: the file is as small as the model makes it")
+        backend = "lossless"
     options = {"effort": effort, "device": device, "seed": seed, **_parse_options(opt)}
     dests = [_encode_output(src, output, len(inputs) > 1) for src in inputs]
     clashes = sorted({d for d in dests if dests.count(d) > 1})

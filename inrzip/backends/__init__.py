@@ -63,3 +63,19 @@ register(BackendInfo(
     modalities=("image", "audio"),
     summary="SIREN weights as sparse codes over a seeded Gaussian dictionary (OMP), Brotli",
 ))
+
+register(BackendInfo(
+    name="lossless",
+    encoder="inrzip.backends.lossless.encoder",
+    decoder="inrzip.backends.lossless.decoder",
+    modalities=("image", "audio"),
+    summary="bit-plane INR probabilities driving an arithmetic coder; bit-exact integer decoder",
+))
+
+register(BackendInfo(
+    name="croppable",
+    encoder="inrzip.backends.croppable.encoder",
+    decoder="inrzip.backends.croppable.decoder",
+    modalities=("image", "audio", "video"),
+    summary="Local-Global SIREN: one chunk per partition, crop on decode or crop the file",
+))
