@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import math
 
-import brotli
 import numpy as np
 
 from ...container import ByteReader, Header, Reader
 from ...errors import FormatError
 from ...runtime import dictionary
+from ...runtime.compress import brotli_exact
 from ...runtime.coords import Region
 from ...runtime.render import render
 from ...runtime.siren import SirenWeights, forward
@@ -121,14 +121,7 @@ def expected_payload_size(header: Header) -> int:
 def decompress(data: bytes, expected: int) -> bytes:
     if expected > MAX_PAYLOAD:
         raise FormatError(f"sinr net chunk: {expected} bytes of weights exceeds the limit")
-    try:
-        dec = brotli.Decompressor()
-        out = dec.process(data, output_buffer_limit=expected + 1)
-    except brotli.error:
-        raise FormatError("sinr net chunk: corrupt Brotli stream") from None
-    if len(out) != expected or not dec.is_finished():
-        raise FormatError("sinr net chunk: corrupt Brotli stream (wrong size)")
-    return out
+    return brotli_exact(data, expected, "sinr net chunk")
 
 
 def decode(reader: Reader, region: Region) -> np.ndarray:

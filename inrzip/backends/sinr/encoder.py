@@ -26,6 +26,7 @@ from ...runtime import dictionary
 from ...runtime.coords import Region, mesh
 from ...signal import Signal
 from .. import EncodeResult
+from ..options import options_from_dict
 from . import decoder, format as fmt
 
 EFFORT_STEPS = {"fast": 300, "normal": 1500, "max": 6000}
@@ -58,21 +59,7 @@ class SinrOptions:
 
     @classmethod
     def from_dict(cls, options: dict) -> "SinrOptions":
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise UsageError(f"sinr: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        out = cls()
-        for key, value in options.items():
-            kind = type(getattr(out, key))
-            try:
-                if kind is bool:
-                    value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-                else:
-                    value = kind(value)
-            except ValueError:
-                raise UsageError(f"sinr: option {key}={value!r} is not a valid {kind.__name__}") from None
-            setattr(out, key, value)
+        out = options_from_dict(cls, options, "sinr")
         out.validate()
         return out
 

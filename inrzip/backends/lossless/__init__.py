@@ -1,0 +1,1 @@
+"""lossless backend: bit-plane INR + arithmetic coding, bit-exact integer decoder."""
