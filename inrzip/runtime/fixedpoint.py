@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from functools import lru_cache
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -77,7 +77,7 @@ def _round_exactly(approx: np.ndarray, exact: Callable[[int], Decimal]) -> np.nd
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def sine_table() -> np.ndarray:
     """SIN[i] = round(2^FRAC * sin(2*pi*i/4096)), half away from zero; int64, 4096 entries."""
     n = 1 << SINE_BITS
@@ -94,7 +94,7 @@ def sine_table() -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def sigmoid_table() -> np.ndarray:
     """SIG[j] = clip(round(65536 * sigmoid((j - 1024 + 0.5) / 64)), 1, 65535); int64, 2048 entries."""
     j = np.arange(2 * SIG_HALF)
@@ -140,25 +140,49 @@ class IntMLP:
 
 
 def apply_activation(z: np.ndarray, activation: str) -> np.ndarray:
+    """z: integers held exactly in float64 (units 2^-FRAC)."""
     if activation == "relu":
-        return np.clip(z, 0, RELU_MAX - 1)
+        return np.clip(z, 0.0, float(RELU_MAX - 1))
     if activation == "sine":
-        return sine_table()[z & ((1 << SINE_BITS) - 1)] if FRAC == SINE_BITS else \
-            sine_table()[(z >> (FRAC - SINE_BITS)) & ((1 << SINE_BITS) - 1)]
+        turn = np.mod(z, float(1 << FRAC)).astype(np.intp) >> (FRAC - SINE_BITS)
+        return sine_table_f()[turn]
     return z
 
 
+@cache
+def sine_table_f() -> np.ndarray:
+    return sine_table().astype(np.float64)
+
+
+def layer_forward(layer: IntLayer, a: np.ndarray) -> np.ndarray:
+    """One layer on integer-valued float64 activations: floor((W a + b) / 2^shift), activation.
+
+    Every product and partial sum is an integer below 2^52 (checked by
+    IntMLP.accumulator_bound), so float64 BLAS gives the exact integer in any order; the
+    power-of-two scaling and floor are exact too."""
+    return finish_layer(layer, a @ layer.weight.T.astype(np.float64))
+
+
+def finish_layer(layer: IntLayer, wa: np.ndarray) -> np.ndarray:
+    """Add the bias to W a (however it was summed), rescale, activate."""
+    z = np.add(wa, layer.bias.astype(np.float64), out=wa if wa.flags.writeable else None)
+    z *= 2.0 ** -layer.shift
+    np.floor(z, out=z)
+    if layer.activation == "relu":
+        return np.clip(z, 0.0, float(RELU_MAX - 1), out=z)
+    return apply_activation(z, layer.activation)
+
+
 def forward(net: IntMLP, features: np.ndarray) -> np.ndarray:
-    """(n, in) int64 features in units 2^-FRAC -> (n, out) int64 outputs in units 2^-FRAC."""
-    a = features
+    """(n, in) integer features (units 2^-FRAC) -> (n, out) integer outputs, as float64."""
+    a = np.asarray(features, dtype=np.float64)
     for layer in net.layers:
-        z = a.astype(np.float64) @ layer.weight.T.astype(np.float64)
-        z = z.astype(np.int64) + layer.bias
-        a = apply_activation(z >> layer.shift, layer.activation)
+        a = layer_forward(layer, a)
     return a
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
-    """Integer logits (units 2^-FRAC) -> P(bit = 1) * 65536 as int64 in [1, 65535]."""
-    j = np.clip((logits >> (FRAC - SIG_STEP_BITS)) + SIG_HALF, 0, 2 * SIG_HALF - 1)
+    """Integer logits (units 2^-FRAC, any int or float dtype) -> P(bit = 1) * 65536, int64 in [1, 65535]."""
+    j = np.clip(np.floor(np.asarray(logits, dtype=np.float64) * 2.0 ** -(FRAC - SIG_STEP_BITS)) + SIG_HALF,
+                0, 2 * SIG_HALF - 1).astype(np.intp)
     return sigmoid_table()[j]

@@ -55,11 +55,6 @@ def phase_orders(grid: ctx.Grid, block_shape: tuple[int, int]) -> list[PhaseOrde
     return orders
 
 
-def _first_layer_split(net: IntMLP, static_dim: int) -> tuple[np.ndarray, np.ndarray]:
-    w = net.layers[0].weight.astype(np.float64)
-    return w[:, :static_dim].T.copy(), w[:, static_dim:].T.copy()
-
-
 # visit(channel, plane, phase, order, p_int) -> decoded bits (decoder) or None (encoder)
 Visit = Callable[[int, int, int, PhaseOrder, np.ndarray], "np.ndarray | None"]
 
@@ -70,31 +65,39 @@ def run(params: LosslessParams, net: IntMLP, grid: ctx.Grid, u: np.ndarray, visi
     orders = phase_orders(grid, u.shape[1:])
     first, rest = net.layers[0], IntMLP(net.layers[1:])
     if params.mode == MODE_CONTEXT:
-        static_dim = ctx.positional_dim(grid.modality, params.pe_levels)
-        w_static, w_dynamic = _first_layer_split(net, static_dim)
-        static = [(ctx.positional_features(grid, o.rows, o.cols, params.pe_levels).astype(np.float64)
-                   @ w_static).astype(np.int64) + first.bias for o in orders]
+        # The positional part of the first layer is the same for every plane: compute it once.
+        n_static = ctx.positional_dim(grid.modality, params.pe_levels)
+        w = first.weight.astype(np.float64)
+        w_static, w_dynamic = w[:, :n_static].T.copy(), w[:, n_static:].T.copy()
+        hoods = [ctx.Neighbourhood.of(grid, u.shape[1:], o.rows, o.cols) for o in orders]
+        static = [ctx.positional_features(grid, o.rows, o.cols, params.pe_levels) @ w_static for o in orders]
     for c in range(grid.channels):
         for k in params.coded_planes(c, grid.bit_depth):
             for ph, order in enumerate(orders):
                 if not len(order.rows):
                     continue
+                logits = np.empty(len(order.rows))
                 if params.mode == MODE_CONTEXT:
-                    feats = ctx.context_features(grid, u, order.rows, order.cols, c, k)
-                    z = static[ph] + (feats.astype(np.float64) @ w_dynamic).astype(np.int64)
-                    col = 0
+                    feats = ctx.context_features(grid, u, hoods[ph], c, k)
+                    for blk in _blocks(len(logits)):     # cache-sized blocks: the net is memory bound
+                        a = fx.finish_layer(first, feats[blk] @ w_dynamic + static[ph][blk])
+                        logits[blk] = fx.forward(rest, a)[:, 0]
                 else:
                     feats = ctx.paper_features(grid, order.rows, order.cols, k)
-                    z = (feats.astype(np.float64) @ first.weight.T.astype(np.float64)).astype(np.int64) + first.bias
-                    col = c
-                a = fx.apply_activation(z >> first.shift, first.activation)
-                logits = fx.forward(rest, a) if rest.layers else a
-                p_int = fx.probabilities(logits[:, col])
-                bits = visit(c, k, ph, order, p_int)
+                    for blk in _blocks(len(logits)):
+                        logits[blk] = fx.forward(net, feats[blk])[:, c]
+                bits = visit(c, k, ph, order, fx.probabilities(logits))
                 if bits is not None:
                     lr, lc = order.rows - grid.origin[0], order.cols - grid.origin[1]
                     u[c, lr, lc] |= bits.astype(np.int64) << k
                 tick()
+
+
+BLOCK_ROWS = 4096
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(i, min(n, i + BLOCK_ROWS)) for i in range(0, n, BLOCK_ROWS)]
 
 
 def step_count(params: LosslessParams, grid: ctx.Grid) -> int:

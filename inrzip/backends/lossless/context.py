@@ -74,7 +74,7 @@ def positional_features(grid: Grid, rows: np.ndarray, cols: np.ndarray, levels: 
             turn = (pos.astype(np.int64) << (SINE_BITS + j)) // n
             out.append(table[turn & mask])
             out.append(table[(turn + quarter) & mask])
-    return np.stack(out, axis=1) if out else np.zeros((len(rows), 0), dtype=np.int64)
+    return np.stack(out, axis=1).astype(np.float64) if out else np.zeros((len(rows), 0))
 
 
 def positional_dim(modality: str, levels: int) -> int:
@@ -87,49 +87,92 @@ def context_dim(modality: str) -> int:
         + CROSS_CHANNELS * (1 + len(CROSS_NEIGHBOURS[modality]))
 
 
-def _scaled(diff2: np.ndarray, k: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Where each sample's neighbours are in `u` (flat index per spatial plane) and whether each
+    neighbour is coded in the same or a later phase (then its current bit is not yet known).
+
+    Step independent, so the decoder builds it once per phase and reuses it for every plane."""
+
+    own: np.ndarray                      # (n,) flat index of the sample itself
+    same: list[tuple[np.ndarray, np.ndarray]]    # per NEIGHBOURS offset: (index, later)
+    cross: list[tuple[np.ndarray, np.ndarray]]   # per CROSS_NEIGHBOURS offset
+    phase: np.ndarray
+
+    @classmethod
+    def of(cls, grid: Grid, u_shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray) -> "Neighbourhood":
+        phase = grid.phase(rows, cols)
+        width = u_shape[1]
+
+        def at(offsets: tuple[tuple[int, int], ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+            out = []
+            for dr, dc in offsets:
+                nr, nc = grid.clamp_to_tile(rows, cols, dr, dc)
+                later = grid.phase(nr + grid.origin[0], nc + grid.origin[1]) >= phase
+                out.append((nr * width + nc, later))
+            return out
+
+        own = (rows - grid.origin[0]) * width + (cols - grid.origin[1])
+        return cls(own, at(NEIGHBOURS[grid.modality]), at(CROSS_NEIGHBOURS[grid.modality]), phase)
+
+
+def _put_scaled(out: np.ndarray, j: int, diff2: np.ndarray, k: np.ndarray | int) -> None:
     """(twice a value difference) / (twice the current interval), in units 2^-FRAC, clipped."""
-    return np.clip((diff2 << FRAC) >> (k + 2), -DIFF_CLIP, DIFF_CLIP)
+    out[:, j] = np.clip((diff2 << FRAC) >> (k + 2), -DIFF_CLIP, DIFF_CLIP)
 
 
-def context_features(grid: Grid, u: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+def _mid2(values: np.ndarray, k: np.ndarray | int, later: np.ndarray) -> np.ndarray:
+    """Twice the midpoint of what is known of a neighbour: bits >= k, or >= k+1 if coded later."""
+    known = k + later
+    return ((values >> known) << (known + 1)) + (1 << known)
+
+
+def context_features(grid: Grid, u: np.ndarray, nb: Neighbourhood,
                      channel: np.ndarray | int, plane: np.ndarray | int) -> np.ndarray:
-    """Step-dependent features of bit `plane` of `channel` at full-grid (rows, cols).
+    """Step-dependent features (float64 holding integers, units 2^-FRAC) of bit `plane` of
+    `channel` at the neighbourhood's samples.
 
     `u` may hold more bits than the decoder knows at this step (the encoder passes the
     originals); everything is masked to what the decoder knows, so both sides agree.
     """
-    n = len(rows)
-    c = np.broadcast_to(np.asarray(channel, dtype=np.int64), (n,))
-    k = np.broadcast_to(np.asarray(plane, dtype=np.int64), (n,))
+    n = len(nb.own)
+    flat = u.reshape(u.shape[0], -1)
+    scalar_c = np.ndim(channel) == 0
+
+    def values(c: np.ndarray | int, index: np.ndarray) -> np.ndarray:
+        return flat[c, index]
+
+    c, k = channel, (plane if np.ndim(plane) == 0 else np.asarray(plane, dtype=np.int64))
     bits = grid.bit_depth
-    phase = grid.phase(rows, cols)
-    lr, lc = rows - grid.origin[0], cols - grid.origin[1]
-    own = u[c, lr, lc]
+    out = np.empty((n, context_dim(grid.modality)), dtype=np.float64)
+    own = values(c, nb.own)
     two_t = ((own >> (k + 1)) << (k + 2)) + (1 << (k + 1))        # 2 * split point of the interval
-    cols_out = [
-        ((2 * k - (bits - 1)) << FRAC) // max(bits - 1, 1),        # plane, in [-1, 1]
-        phase.astype(np.int64) << FRAC,
-        ((two_t - (1 << bits)) << FRAC) >> bits,                    # level of the interval, [-1, 1]
-    ]
-    cols_out += [np.where(c == i, ONE, 0) for i in range(MAX_CHANNEL_FEATURES)]
-    for dr, dc in NEIGHBOURS[grid.modality]:
-        nr, nc = grid.clamp_to_tile(rows, cols, dr, dc)
-        known = k + (grid.phase(nr + grid.origin[0], nc + grid.origin[1]) >= phase)  # lowest known bit
-        mid2 = ((u[c, nr, nc] >> known) << (known + 1)) + (1 << known)
-        cols_out.append(_scaled(mid2 - two_t, k))
+    out[:, 0] = ((2 * np.asarray(k) - (bits - 1)) << FRAC) // max(bits - 1, 1)   # plane, in [-1, 1]
+    out[:, 1] = nb.phase << FRAC
+    out[:, 2] = ((two_t - (1 << bits)) << FRAC) >> bits            # level of the interval, [-1, 1]
+    for i in range(MAX_CHANNEL_FEATURES):
+        out[:, 3 + i] = np.where(np.asarray(c) == i, ONE, 0)
+    j = 3 + MAX_CHANNEL_FEATURES
+    for index, later in nb.same:
+        _put_scaled(out, j, _mid2(values(c, index), k, later) - two_t, k)
+        j += 1
     for back in range(1, CROSS_CHANNELS + 1):
-        prev = np.maximum(c - back, 0)
-        valid = c >= back
-        ref = u[prev, lr, lc]
-        cols_out.append(np.where(valid, _scaled(2 * ref + 1 - two_t, k), 0))
-        for dr, dc in CROSS_NEIGHBOURS[grid.modality]:
-            nr, nc = grid.clamp_to_tile(rows, cols, dr, dc)
-            known = k + (grid.phase(nr + grid.origin[0], nc + grid.origin[1]) >= phase)
-            mid2 = ((u[c, nr, nc] >> known) << (known + 1)) + (1 << known)
-            est2 = mid2 + 2 * (ref - u[prev, nr, nc])                # neighbour + earlier-channel gradient
-            cols_out.append(np.where(valid, _scaled(est2 - two_t, k), 0))
-    return np.stack(cols_out, axis=1).astype(np.int64)
+        valid = np.asarray(c) >= back
+        if scalar_c and not valid:
+            out[:, j:j + 1 + len(nb.cross)] = 0
+            j += 1 + len(nb.cross)
+            continue
+        prev = np.maximum(np.asarray(c) - back, 0) if not scalar_c else int(c) - back
+        ref = flat[prev, nb.own]
+        _put_scaled(out, j, 2 * ref + 1 - two_t, k)
+        j += 1
+        for index, later in nb.cross:
+            est2 = _mid2(values(c, index), k, later) + 2 * (ref - flat[prev, index])   # + earlier-channel gradient
+            _put_scaled(out, j, est2 - two_t, k)
+            j += 1
+        if not scalar_c:
+            out[~valid, j - 1 - len(nb.cross):j] = 0
+    return out
 
 
 def paper_features(grid: Grid, rows: np.ndarray, cols: np.ndarray, plane: np.ndarray | int) -> np.ndarray:
@@ -143,7 +186,7 @@ def paper_features(grid: Grid, rows: np.ndarray, cols: np.ndarray, plane: np.nda
     out = [unit(cols, grid.full_shape[1]), unit(k, grid.bit_depth)]
     if grid.modality == "image":
         out.insert(0, unit(rows, grid.full_shape[0]))
-    return np.stack(out, axis=1)
+    return np.stack(out, axis=1).astype(np.float64)
 
 
 def paper_dim(modality: str) -> int:

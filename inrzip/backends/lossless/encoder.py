@@ -144,8 +144,9 @@ def features_for(problem: Problem, mode: str, pe_levels: int, rows: np.ndarray, 
                  channel: np.ndarray, plane: np.ndarray) -> np.ndarray:
     if mode == "paper":
         return ctx.paper_features(problem.grid, rows, cols, plane)
+    hood = ctx.Neighbourhood.of(problem.grid, problem.u.shape[1:], rows, cols)
     return np.concatenate([ctx.positional_features(problem.grid, rows, cols, pe_levels),
-                           ctx.context_features(problem.grid, problem.u, rows, cols, channel, plane)], axis=1)
+                           ctx.context_features(problem.grid, problem.u, hood, channel, plane)], axis=1)
 
 
 def sample_batch(problem: Problem, mode: str, pe_levels: int, n: int, rng: np.random.Generator
