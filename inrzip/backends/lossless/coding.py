@@ -89,7 +89,7 @@ def run(params: LosslessParams, net: IntMLP, grid: ctx.Grid, u: np.ndarray, visi
                 bits = visit(c, k, ph, order, fx.probabilities(logits))
                 if bits is not None:
                     lr, lc = order.rows - grid.origin[0], order.cols - grid.origin[1]
-                    u[c, lr, lc] |= bits.astype(np.int64) << k
+                    u[c, lr, lc] |= bits.astype(u.dtype) << k
                 tick()
 
 

@@ -94,31 +94,38 @@ class Neighbourhood:
 
     Step independent, so the decoder builds it once per phase and reuses it for every plane."""
 
-    own: np.ndarray                      # (n,) flat index of the sample itself
-    same: list[tuple[np.ndarray, np.ndarray]]    # per NEIGHBOURS offset: (index, later)
-    cross: list[tuple[np.ndarray, np.ndarray]]   # per CROSS_NEIGHBOURS offset
+    own: np.ndarray           # (n,) flat index of the sample itself
+    same: np.ndarray          # (n, len(NEIGHBOURS)) flat indices
+    same_later: np.ndarray    # (n, len(NEIGHBOURS)) 1 where that neighbour's current bit is unknown
+    cross: np.ndarray         # (n, len(CROSS_NEIGHBOURS))
+    cross_later: np.ndarray
     phase: np.ndarray
 
     @classmethod
-    def of(cls, grid: Grid, u_shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray) -> "Neighbourhood":
+    def of(cls, grid: Grid, u_shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray) -> Neighbourhood:
         phase = grid.phase(rows, cols)
         width = u_shape[1]
 
-        def at(offsets: tuple[tuple[int, int], ...]) -> list[tuple[np.ndarray, np.ndarray]]:
-            out = []
+        def at(offsets: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+            index, later = [], []
             for dr, dc in offsets:
                 nr, nc = grid.clamp_to_tile(rows, cols, dr, dc)
-                later = grid.phase(nr + grid.origin[0], nc + grid.origin[1]) >= phase
-                out.append((nr * width + nc, later))
-            return out
+                later.append(grid.phase(nr + grid.origin[0], nc + grid.origin[1]) >= phase)
+                index.append(nr * width + nc)
+            return np.stack(index, axis=1), np.stack(later, axis=1).astype(np.int8)
 
         own = (rows - grid.origin[0]) * width + (cols - grid.origin[1])
-        return cls(own, at(NEIGHBOURS[grid.modality]), at(CROSS_NEIGHBOURS[grid.modality]), phase)
+        return cls(own, *at(NEIGHBOURS[grid.modality]), *at(CROSS_NEIGHBOURS[grid.modality]), phase)
 
 
-def _put_scaled(out: np.ndarray, j: int, diff2: np.ndarray, k: np.ndarray | int) -> None:
+def sample_dtype(bit_depth: int) -> type:
+    """int32 holds every intermediate of <= 16-bit samples (half the memory traffic of int64)."""
+    return np.int32 if bit_depth <= 16 else np.int64
+
+
+def _scaled(diff2: np.ndarray, k: np.ndarray | int) -> np.ndarray:
     """(twice a value difference) / (twice the current interval), in units 2^-FRAC, clipped."""
-    out[:, j] = np.clip((diff2 << FRAC) >> (k + 2), -DIFF_CLIP, DIFF_CLIP)
+    return np.clip((diff2 << FRAC) >> (k + 2), -DIFF_CLIP, DIFF_CLIP)
 
 
 def _mid2(values: np.ndarray, k: np.ndarray | int, later: np.ndarray) -> np.ndarray:
@@ -130,48 +137,48 @@ def _mid2(values: np.ndarray, k: np.ndarray | int, later: np.ndarray) -> np.ndar
 def context_features(grid: Grid, u: np.ndarray, nb: Neighbourhood,
                      channel: np.ndarray | int, plane: np.ndarray | int) -> np.ndarray:
     """Step-dependent features (float64 holding integers, units 2^-FRAC) of bit `plane` of
-    `channel` at the neighbourhood's samples.
+    `channel` at the neighbourhood's samples. `channel` and `plane` are scalars (decoding a
+    step) or per-sample arrays (a training batch).
 
     `u` may hold more bits than the decoder knows at this step (the encoder passes the
     originals); everything is masked to what the decoder knows, so both sides agree.
     """
-    n = len(nb.own)
     flat = u.reshape(u.shape[0], -1)
-    scalar_c = np.ndim(channel) == 0
-
-    def values(c: np.ndarray | int, index: np.ndarray) -> np.ndarray:
-        return flat[c, index]
-
-    c, k = channel, (plane if np.ndim(plane) == 0 else np.asarray(plane, dtype=np.int64))
+    dt = flat.dtype.type
+    per_sample = np.ndim(channel) > 0
+    c = np.asarray(channel)
+    k = np.asarray(plane, dtype=dt)
+    kc = k[:, None] if per_sample else k          # broadcasts over neighbour columns
+    cc = c[:, None] if per_sample else c
     bits = grid.bit_depth
-    out = np.empty((n, context_dim(grid.modality)), dtype=np.float64)
-    own = values(c, nb.own)
-    two_t = ((own >> (k + 1)) << (k + 2)) + (1 << (k + 1))        # 2 * split point of the interval
-    out[:, 0] = ((2 * np.asarray(k) - (bits - 1)) << FRAC) // max(bits - 1, 1)   # plane, in [-1, 1]
+    out = np.zeros((len(nb.own), context_dim(grid.modality)), dtype=np.float64)
+    two_t = ((flat[c, nb.own] >> (k + 1)) << (k + 2)) + (dt(1) << (k + 1))   # 2 * split point
+    two_tc = two_t[:, None]
+    out[:, 0] = ((2 * k.astype(np.int64) - (bits - 1)) << FRAC) // max(bits - 1, 1)   # plane, [-1, 1]
     out[:, 1] = nb.phase << FRAC
-    out[:, 2] = ((two_t - (1 << bits)) << FRAC) >> bits            # level of the interval, [-1, 1]
+    out[:, 2] = ((two_t.astype(np.int64) - (1 << bits)) << FRAC) >> bits                # level, [-1, 1]
     for i in range(MAX_CHANNEL_FEATURES):
-        out[:, 3 + i] = np.where(np.asarray(c) == i, ONE, 0)
+        out[:, 3 + i] = np.where(c == i, ONE, 0)
     j = 3 + MAX_CHANNEL_FEATURES
-    for index, later in nb.same:
-        _put_scaled(out, j, _mid2(values(c, index), k, later) - two_t, k)
-        j += 1
+    n_same = nb.same.shape[1]
+    out[:, j:j + n_same] = _scaled(_mid2(flat[cc, nb.same], kc, nb.same_later) - two_tc, kc)
+    j += n_same
+    n_cross = nb.cross.shape[1]
+    mid2_cross = _mid2(flat[cc, nb.cross], kc, nb.cross_later)
     for back in range(1, CROSS_CHANNELS + 1):
-        valid = np.asarray(c) >= back
-        if scalar_c and not valid:
-            out[:, j:j + 1 + len(nb.cross)] = 0
-            j += 1 + len(nb.cross)
+        valid = c >= back
+        if not valid.any():
+            j += 1 + n_cross
             continue
-        prev = np.maximum(np.asarray(c) - back, 0) if not scalar_c else int(c) - back
+        prev = np.maximum(c - back, 0)
         ref = flat[prev, nb.own]
-        _put_scaled(out, j, 2 * ref + 1 - two_t, k)
-        j += 1
-        for index, later in nb.cross:
-            est2 = _mid2(values(c, index), k, later) + 2 * (ref - flat[prev, index])   # + earlier-channel gradient
-            _put_scaled(out, j, est2 - two_t, k)
-            j += 1
-        if not scalar_c:
-            out[~valid, j - 1 - len(nb.cross):j] = 0
+        block = np.empty((len(ref), 1 + n_cross), dtype=np.float64)
+        block[:, 0] = _scaled(2 * ref + 1 - two_t, k)
+        # neighbour in this channel + the earlier channel's gradient from neighbour to sample
+        est2 = mid2_cross + 2 * (ref[:, None] - flat[prev[:, None] if per_sample else prev, nb.cross])
+        block[:, 1:] = _scaled(est2 - two_tc, kc)
+        out[:, j:j + 1 + n_cross] = block if not per_sample else np.where(valid[:, None], block, 0.0)
+        j += 1 + n_cross
     return out
 
 

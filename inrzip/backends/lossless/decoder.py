@@ -108,8 +108,8 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
             words = np.frombuffer(data[fmt.HASH_BYTES:], dtype="<u4").astype(np.uint32)
             decoders.append(constriction.stream.queue.RangeDecoder(words))
 
-    u = np.zeros((header.channels,) + block, dtype=np.int64)
-    u |= np.asarray(p.const_value, dtype=np.int64)[:, None, None]
+    u = np.zeros((header.channels,) + block, dtype=ctx.sample_dtype(header.bit_depth))
+    u |= np.asarray(p.const_value, dtype=u.dtype)[:, None, None]
     model = coding.bernoulli()
 
     def visit(c: int, k: int, ph: int, order: coding.PhaseOrder, p_int: np.ndarray) -> np.ndarray:
@@ -152,5 +152,5 @@ def _to_signal_layout(u: np.ndarray, header: Header, region: Region, origin: tup
 def from_signal_layout(data: np.ndarray, modality: str, bit_depth: int) -> np.ndarray:
     """Signal samples -> the (C, rows, cols) unsigned grid the coder works on."""
     if modality == "image":
-        return np.ascontiguousarray(data.transpose(2, 0, 1), dtype=np.int64)
-    return np.ascontiguousarray(data.T[:, None, :].astype(np.int64) + (1 << (bit_depth - 1)))
+        return np.ascontiguousarray(data.transpose(2, 0, 1), dtype=ctx.sample_dtype(bit_depth))
+    return np.ascontiguousarray(data.T[:, None, :].astype(ctx.sample_dtype(bit_depth)) + (1 << (bit_depth - 1)))
