@@ -1,7 +1,8 @@
-"""Regenerate the golden .inrz vectors and vectors.json (run only when the format changes
-on purpose: old vectors must keep decoding identically, so never overwrite them casually).
+"""Generate golden .inrz vectors and their entries in vectors.json. Old vectors must keep
+decoding identically forever, so name the new ones; with no names it writes only vectors
+that do not exist yet (never overwrite one casually).
 
-    python formats/vectors/make_vectors.py
+    python formats/vectors/make_vectors.py [NAME.inrz ...]
 """
 from __future__ import annotations
 
@@ -13,13 +14,30 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests"))
 
+import numpy as np  # noqa: E402
 from helpers import small_audio, small_image  # noqa: E402
+
 from inrzip import api  # noqa: E402
+from inrzip.media import read_signal  # noqa: E402
+from inrzip.signal import Signal  # noqa: E402
+
+FIXTURE16 = HERE.parents[1] / "tests" / "fixtures" / "rgb16_nikon_d300_64px.png"
+
+
+def rgb16_patch() -> Signal:
+    return Signal(np.ascontiguousarray(read_signal(FIXTURE16).data[20:36, 24:40]), "image", 16)
+
+
+LOSSLESS = {"backend": "lossless", "steps": 60}
 
 VECTORS = {
     "sinr-image-sparse.inrz": (small_image(24, 32), "4bpp", {"steps": 200, "width": 14}),
     "sinr-image-plain.inrz": (small_image(24, 32), None, {"steps": 200, "width": 10, "mode": "plain", "value_bits": 16}),
     "sinr-audio-sparse.inrz": (small_audio(2000), "48kbps", {"steps": 200}),
+    "lossless-image-rgb8.inrz": (small_image(16, 20), None, {**LOSSLESS, "width": 8, "tile": 3}),
+    "lossless-image-rgb16.inrz": (rgb16_patch(), None, {**LOSSLESS, "width": 8}),
+    "lossless-image-paper.inrz": (small_image(12, 12), None, {**LOSSLESS, "width": 8, "mode": "paper"}),
+    "lossless-audio-stereo.inrz": (small_audio(600, 2), None, {**LOSSLESS, "width": 8, "tile": 8}),
 }
 
 
@@ -28,17 +46,26 @@ def samples_sha256(data) -> str:
     return hashlib.sha256(data.astype(data.dtype.newbyteorder("<")).tobytes()).hexdigest()
 
 
-def main() -> None:
-    manifest = {}
+def main(names: list[str]) -> None:
+    manifest_path = HERE / "vectors.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    unknown = sorted(set(names) - set(VECTORS))
+    if unknown:
+        raise SystemExit(f"unknown vector(s): {', '.join(unknown)}")
     for name, (signal, rate, opts) in VECTORS.items():
         path = HERE / name
-        api.encode(signal, path, rate=rate, options={**opts, "device": "cpu", "seed": 7}, force=True)
+        if (names and name not in names) or (not names and path.exists()):
+            continue
+        opts = dict(opts)
+        backend = opts.pop("backend", None)
+        api.encode(signal, path, rate=rate, backend=backend, options={**opts, "device": "cpu", "seed": 7},
+                   force=True)
         out = api.decode(path).signal.data
         manifest[name] = {"sha256": samples_sha256(out), "shape": list(out.shape), "dtype": str(out.dtype),
                           "bytes": path.stat().st_size}
         print(name, manifest[name])
-    (HERE / "vectors.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
