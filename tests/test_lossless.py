@@ -221,9 +221,11 @@ def test_cli_lossless_roundtrip(tmp_path, capsys):
     assert "conflicts" in capsys.readouterr().err
 
 
-def test_shared_kodak_and_hbd_exact(shared_data: Path):
-    """One real Kodak image and one real 16-bit image, round-tripped bit-exactly (fast effort)."""
-    for path in (shared_data / "hbd" / "rawpixls_64px_DJI-FC6310-16bit_709_v4_krita.png",):
-        sig = read_signal(path)
-        _, out = roundtrip(sig)
-        assert np.array_equal(out, sig.data)
+@pytest.mark.parametrize("name", ["hbd/rawpixls_64px_DJI-FC6310-16bit_709_v4_krita.png",
+                                  "hbd/wesaturate_64px_Nikon-D3-14bit_2020_g1.png"])
+def test_shared_hbd_exact(shared_data: Path, name: str):
+    """Real 16-bit camera images from ../shared/data, round-tripped bit-exactly (the full
+    Kodak / hbd / audio sets run in benchmarks/lossless.py)."""
+    sig = read_signal(shared_data / name)
+    _, out = roundtrip(sig)
+    assert np.array_equal(out, sig.data)
