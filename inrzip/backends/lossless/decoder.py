@@ -17,6 +17,7 @@ from . import format as fmt
 CHUNK_NAMES = {fmt.MODEL_CHUNK: "model", fmt.TILE_CHUNK: "tile"}
 MODALITIES = ("image", "audio")
 BIT_DEPTHS = {"image": (8, 16), "audio": (16, 24)}
+MAX_CHANNELS = {"image": 4, "audio": 2}
 MAX_WORK = 1 << 44          # coded bits x network weights: bounds the time a hostile file costs
 
 
@@ -25,7 +26,12 @@ def params_of(header: Header) -> fmt.LosslessParams:
         raise FormatError(f"lossless: unsupported modality {header.modality}")
     if header.bit_depth not in BIT_DEPTHS[header.modality]:
         raise FormatError(f"lossless: unsupported bit depth {header.bit_depth} for {header.modality}")
+    if header.channels > MAX_CHANNELS[header.modality]:
+        raise FormatError(f"lossless: {header.channels} {header.modality} channels (at most "
+                          f"{MAX_CHANNELS[header.modality]})")
     p = fmt.LosslessParams.from_bytes(header.params, header.channels, header.bit_depth)
+    if header.modality == "audio" and p.tile_log2[0] != 0:
+        raise FormatError("lossless parameters: audio tiles must be one row high")
     expected = expected_in_dim(p.mode, header.modality, p.pe_levels)
     if p.in_dim != expected:
         raise FormatError(f"lossless parameters: input width {p.in_dim}, expected {expected}")

@@ -233,6 +233,9 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     if signal.modality not in decoder.MODALITIES or signal.bit_depth not in decoder.BIT_DEPTHS[signal.modality]:
         raise UsageError(f"lossless: {signal.bit_depth}-bit {signal.modality} is not supported "
                          f"(images 8/16-bit, audio 16/24-bit)")
+    if signal.channels > decoder.MAX_CHANNELS[signal.modality]:
+        raise UsageError(f"lossless: at most {decoder.MAX_CHANNELS[signal.modality]} {signal.modality} "
+                         f"channels, got {signal.channels}")
     dev = devices.resolve(opts.device)
     tile_log2 = TILE_LOG2[signal.modality]
     if opts.tile:
