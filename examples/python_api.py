@@ -11,3 +11,8 @@ decoded = inrzip.decode(report.data)                 # a Signal: .data is (H, W,
 print("decoded", decoded.signal.data.shape)
 corner = inrzip.decode(report.data, crop="0:64,0:64", scale=2)   # only that region, at 2x
 print("2x crop", corner.signal.data.shape)
+
+exact = inrzip.encode(photo, backend="lossless", options={"effort": "fast"})
+back = inrzip.decode(exact.data).signal.data
+print(f"lossless: {exact.bytes} B, {exact.rate:.3f} {exact.rate_unit}, identical: "
+      f"{(back == inrzip.read_signal(photo).data).all()}")

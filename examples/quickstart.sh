@@ -8,3 +8,6 @@ inrzip encode "$here/kodim03_crop.png" -b 1.5bpp --effort fast -o "$out/kodim03.
 inrzip info "$out/kodim03.inrz"
 inrzip decode "$out/kodim03.inrz" -o "$out/kodim03.png" --force
 echo "decoded image: $out/kodim03.png"
+# Bit-exact: the decode is checked against a hash of the original stored in the file.
+inrzip encode "$here/kodim03_crop.png" --lossless --effort fast -o "$out/kodim03-lossless.inrz" --force
+inrzip decode "$out/kodim03-lossless.inrz" -o "$out/kodim03-lossless.png" --force
