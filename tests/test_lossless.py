@@ -239,3 +239,11 @@ def test_max_effort_keeps_the_smallest_of_several_widths():
     best = min(t["payload_bytes"] for t in tried)
     assert report.bytes - best < 200          # header + index only on top of the kept payload
     assert np.array_equal(inrzip.decode(report.data).signal.data, sig.data)
+
+
+def test_lossless_decode_never_imports_torch(tmp_path):
+    vector = REPO / "formats" / "vectors" / "lossless-image-rgb16.inrz"
+    code = (f"import sys, inrzip.cli; rc = inrzip.cli.main(['decode', {str(vector)!r}, '-o', "
+            f"{str(tmp_path / 'x.png')!r}, '-q']); assert rc == 0, rc; "
+            "assert 'torch' not in sys.modules, 'decode imported torch'")
+    subprocess.run([sys.executable, "-c", code], check=True)
