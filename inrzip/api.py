@@ -203,6 +203,60 @@ def decode(source: Source, output: str | os.PathLike | BinaryIO | None = None, *
         bytes_read=bytes_read, file_bytes=file_bytes, signal=signal)
 
 
+# ------------------------------------------------------------------ crop
+@dataclass
+class CropReport:
+    """A file cut down to a region: sizes before/after and the bytes of the input actually read."""
+
+    input: str
+    output: str | None
+    region: str
+    shape: tuple[int, ...]
+    bytes: int
+    input_bytes: int
+    bytes_read: int
+    crop_s: float
+    data: bytes | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("data")
+        return d
+
+
+def crop(source: Source, output: str | os.PathLike | None = None, *, region: str,
+         force: bool = False) -> CropReport:
+    """Cut an .inrz file down to `region` ("y0:y1,x0:x1", "2.5s:4s", ...) without decoding.
+
+    Only backends whose decoder offers ``crop`` (croppable) can do this; the new file holds the
+    partitions the region touches and decodes to exactly the region. `output` None returns the
+    bytes in ``report.data``.
+    """
+    out_path = Path(output) if output is not None else None
+    start = time.perf_counter()
+    with _open_reader(source) as reader:
+        name = reader.header.backend
+        if name not in backends.REGISTRY:
+            raise FormatError(f"{reader.name}: backend {name!r} is not supported by this inrzip; upgrade inrzip")
+        dec = backends.decoder(name)
+        if not hasattr(dec, "crop"):
+            raise UsageError(f"{reader.name}: a {name} file cannot be cut without re-encoding; only "
+                             "croppable files can (encode with --backend croppable), or use decode --crop")
+        spans = parse_crop(region, reader.header)
+        if out_path is not None:
+            inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
+            check_output(out_path, force, inputs)
+        header, chunks = dec.crop(reader, spans)
+        bytes_read, input_bytes = reader.bytes_read, reader.size or 0
+    data = container.build(header, chunks)
+    if out_path is not None:
+        write_bytes_atomic(out_path, data)
+    return CropReport(
+        input=_source_name(source), output=str(out_path) if out_path else None, region=region,
+        shape=tuple(header.shape), bytes=len(data), input_bytes=input_bytes, bytes_read=bytes_read,
+        crop_s=round(time.perf_counter() - start, 4), data=None if out_path is not None else data)
+
+
 # ------------------------------------------------------------------ info
 def info(source: Source) -> dict:
     """Everything the header says, every chunk with its size and checksum state, the rate."""

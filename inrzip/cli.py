@@ -180,6 +180,27 @@ def decode(
 
 
 @app.command()
+def crop(
+    input: Annotated[str, typer.Argument(help="croppable .inrz file ('-' for stdin).")],
+    region: Annotated[str, typer.Option("--region", "-r", help="Region in source samples: y0:y1,x0:x1 (image), 2.5s:4s or a:b (audio), t0:t1,y0:y1,x0:x1 (video).")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output .inrz or '-' for stdout (default: input name with -crop.inrz).")] = None,
+    force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
+) -> None:
+    """Cut a croppable .inrz file down to a region, without decoding or refitting."""
+    if output is None:
+        output = "-" if input == "-" else str(Path(input).with_name(Path(input).stem + "-crop.inrz"))
+    source = sys.stdin.buffer.read() if input == "-" else input
+    report = api.crop(source, None if output == "-" else output, region=region, force=force)
+    if output == "-":
+        sys.stdout.buffer.write(report.data)
+        sys.stdout.buffer.flush()
+        return
+    text = (f"{input} -> {output}: {'x'.join(map(str, report.shape))}, {report.bytes} B "
+            f"(from {report.input_bytes} B, read {report.bytes_read} B), {report.crop_s * 1000:.1f} ms")
+    _emit(report.as_dict(), as_json, text, quiet)
+
+
+@app.command()
 def info(
     input: Annotated[str, typer.Argument(help=".inrz file ('-' for stdin).")],
     as_json: AsJson = False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,11 +25,20 @@ from inrzip.signal import Signal  # noqa: E402
 FIXTURE16 = HERE.parents[1] / "tests" / "fixtures" / "rgb16_nikon_d300_64px.png"
 
 
+def small_video() -> Signal:
+    """4 frames of 16x16 RGB at 4 fps: the photo patch, flipped and shifted."""
+    a = small_image(16, 20).data
+    frames = [a[:, :16], a[::-1, :16], a[:, 4:20], a[::-1, 4:20]]
+    return Signal(np.ascontiguousarray(np.stack(frames)), "video", 8, fps=Fraction(4))
+
+
 def rgb16_patch() -> Signal:
     return Signal(np.ascontiguousarray(read_signal(FIXTURE16).data[20:36, 24:40]), "image", 16)
 
 
 LOSSLESS = {"backend": "lossless", "steps": 60}
+CROPPABLE = {"backend": "croppable", "steps": 200, "lr": 3e-3, "local_width": 6, "global_width": 8,
+             "delta": 0.15}
 
 VECTORS = {
     "sinr-image-sparse.inrz": (small_image(24, 32), "4bpp", {"steps": 200, "width": 14}),
@@ -38,6 +48,9 @@ VECTORS = {
     "lossless-image-rgb16.inrz": (rgb16_patch(), None, {**LOSSLESS, "width": 8}),
     "lossless-image-paper.inrz": (small_image(12, 12), None, {**LOSSLESS, "width": 8, "mode": "paper"}),
     "lossless-audio-stereo.inrz": (small_audio(600, 2), None, {**LOSSLESS, "width": 8, "tile": 8}),
+    "croppable-image.inrz": (small_image(24, 32), None, {**CROPPABLE, "partition": "8"}),
+    "croppable-audio.inrz": (small_audio(2000), None, {**CROPPABLE, "partition": "500", "lr": 1e-3}),
+    "croppable-video.inrz": (small_video(), None, {**CROPPABLE, "partition": "2x8x8"}),
 }
 
 
