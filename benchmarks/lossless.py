@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 import tempfile
 import time
@@ -145,6 +146,8 @@ def main() -> None:
     ap.add_argument("--images", default=None, help="comma list of file names (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the existing JSON's rows for items not run now (re-run a few items)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     opts = dict(kv.split("=", 1) for kv in args.opts.split(",") if kv)
@@ -156,6 +159,9 @@ def main() -> None:
     writer = common.ResultWriter(
         args.name, args.dataset, f"inrzip lossless backend, options {opts}; rate in {unit} from file bytes",
         threads=args.threads, extra={"mode": "lossless", "options": opts, "unit": unit})
+    if args.append and writer.path.exists():
+        done = {name for name, _ in data}
+        writer.rows = [r for r in json.loads(writer.path.read_text())["rows"] if r["image"] not in done]
     with tempfile.TemporaryDirectory() as tmp:
         for name, sig in data:
             row = measure_inrzip(sig, opts, Path(tmp))

@@ -29,6 +29,8 @@ from . import format as fmt
 EFFORT_STEPS = {"fast": 400, "normal": 1500, "max": 3000}
 EFFORT_WIDTHS = {"fast": (24,), "normal": (32,), "max": (16, 32, 48)}
 TILE_LOG2 = {"image": (7, 7), "audio": (0, 16)}
+SMALL_BITS = 1 << 20        # below this many coded bits the default net shrinks (its bytes would dominate)
+MAX_EPOCHS = 30             # default steps never pass over the coded bits more often than this
 PE_LEVELS = {"image": 6, "audio": 8}
 
 
@@ -139,6 +141,17 @@ class Problem:
                  if not (masks[c] >> k) & 1]
         return cls(grid, u, tuple(masks), tuple(values), np.array(pairs, dtype=np.int64).reshape(-1, 2))
 
+    @property
+    def coded_bits(self) -> int:
+        return len(self.pairs) * self.u.shape[1] * self.u.shape[2]
+
+
+def default_widths(effort: str, coded_bits: int) -> tuple[int, ...]:
+    """The effort's widths, scaled down by sqrt(bits / 1 Mbit) (at most 4x) for small signals:
+    a 64x64 image cannot pay for a width-32 model."""
+    scale = min(1.0, max(1 / 16, coded_bits / SMALL_BITS)) ** 0.5
+    return tuple(sorted({max(8, round(w * scale)) for w in EFFORT_WIDTHS[effort]}))
+
 
 def features_for(problem: Problem, mode: str, pe_levels: int, rows: np.ndarray, cols: np.ndarray,
                  channel: np.ndarray, plane: np.ndarray) -> np.ndarray:
@@ -243,7 +256,9 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     pe_levels = opts.pe_levels or PE_LEVELS[signal.modality]
     problem = Problem.of(signal, tile_log2)
     mode_id = fmt.MODE_PAPER if opts.mode == "paper" else fmt.MODE_CONTEXT
-    widths = (opts.width,) if opts.width else EFFORT_WIDTHS[opts.effort]
+    widths = (opts.width,) if opts.width else default_widths(opts.effort, problem.coded_bits)
+    if not opts.steps:
+        opts.steps = min(EFFORT_STEPS[opts.effort], max(100, MAX_EPOCHS * problem.coded_bits // opts.batch))
     best: tuple[int, bytes, list] | None = None
     tried = []
     for width in widths:
