@@ -164,7 +164,7 @@ def test_partition_sizes_pad_never_resize():
 
 def test_auto_widths_hit_the_budget():
     for target in (50_000, 200_000):
-        l, g = part.auto_widths(target, 64, 2, 3, 3)
+        l, g = part.auto_widths(target, 64, 2, 3, 3, ratio=0.1)     # the reference's share
         total = part.total_params(g, l, 2, 3, 3, 64)
         share = (part.chain_params(g, 2, 3) + part.agg_params(g, l)) / total
         assert abs(total / target - 1) < 0.1 and 0.075 <= share <= 0.125
@@ -191,3 +191,11 @@ def test_decode_and_crop_never_import_torch(tmp_path):
         assert "torch" not in sys.modules, "decode or crop imported torch"
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rate_above_what_the_net_can_use_never_clips_weights():
+    """A budget the net cannot fill must give its finest unclipped code, not a wrecked one."""
+    rep = api.encode(small_image(24, 32), None, rate="60bpp", backend="croppable",
+                     options={**FAST, "steps": 100, "partition": "8", "local_width": 4, "global_width": 6})
+    assert not rep.stats["rate_met"] and rep.bytes < 60 * 24 * 32 / 8
+    assert rep.psnr > rep.stats["fit_psnr"] - 0.3

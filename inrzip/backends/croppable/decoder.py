@@ -21,7 +21,16 @@ from . import format as fmt
 CHUNK_NAMES = {fmt.GLOBAL_CHUNK: "global", fmt.PART_CHUNK: "partition"}
 MAX_WEIGHTS = 1 << 24     # weights of the global part or of one partition
 MAX_WORK = 1 << 42        # decoded points x weights per point: bounds decode time on a hostile header
-BLOCK = 16384             # points per forward call (fixed split inside a partition: same output any region)
+# OpenBLAS runs a GEMM single-threaded when M*N*K <= 262144; multi-threaded small GEMMs thrash
+# on a busy machine (measured 10x slower). Points per forward call are chosen from the widths so
+# the g x g layers stay under that bound; the split depends only on the params, so a partition's
+# output never depends on the region asked for.
+BLAS_SINGLE_THREAD_MNK = 262144
+
+
+def block_points(p: fmt.CroppableParams) -> int:
+    widest = max(p.global_width, p.local_width)
+    return max(16, min(16384, BLAS_SINGLE_THREAD_MNK // (widest * widest)))
 
 
 def describe(header: Header) -> dict:
@@ -148,6 +157,7 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
     dtype = from_unit(np.zeros((1, 1), np.float32), header.modality, header.bit_depth).dtype
     out = np.empty(tuple(b - a for a, b in (ax.span for ax in axes)) + (c,), dtype=dtype)
     positions = [ax.m for ax in axes]
+    block_n = block_points(p)
     for combo in _product([ax.parts for ax in axes]):
         if any(e <= s for _, s, e in combo):
             continue     # a partition with no output samples (strong downscale)
@@ -157,7 +167,7 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
                            f"croppable partition {k}")
         ranges = [(s, e) for _, s, e in combo]
         pts = mesh([_positions(s, e, m) for (s, e), m in zip(ranges, positions)])
-        vals = np.concatenate([forward(gp.net, local, pts[i:i + BLOCK]) for i in range(0, len(pts), BLOCK)])
+        vals = np.concatenate([forward(gp.net, local, pts[i:i + block_n]) for i in range(0, len(pts), block_n)])
         block = from_unit(vals, header.modality, header.bit_depth).reshape(
             tuple(e - s for s, e in ranges) + (c,))
         src, dst = [], []

@@ -50,7 +50,7 @@ class CroppableOptions:
     local_width: int = 0            # 0: automatic partitioning (Appendix A) from the budget
     global_width: int = 0
     params: int = 0                 # target parameter count; 0: from the rate
-    global_ratio: float = 0.1       # share of the parameters in the global part (chain + Agg)
+    global_ratio: float = 0.05      # global share (chain + Agg); paper: 5-15% suffices
     partition: str = ""             # partition size "32", "32x32", "8x32x32"; "" = per modality
     w0: int = 30
     w0_first: int = 0               # 0: per modality (30 image/video, 3000 audio)
@@ -147,6 +147,12 @@ def quantise(arr: np.ndarray, step: float) -> tuple[np.ndarray, float]:
     return np.clip(np.rint(arr / step), -fmt.MAX_CODE, fmt.MAX_CODE).astype(np.int64), float(step)
 
 
+def min_delta(tensors: list[np.ndarray], scale: list[float]) -> float:
+    """Finest delta at which no code is clipped to +-MAX_CODE (clipping wrecks the network)."""
+    return max(float(np.max(np.abs(a))) / (k * fmt.MAX_CODE) if a.size and k > 0 else 0.0
+               for a, k in zip(tensors, scale)) * 1.001
+
+
 def code(glob: list[np.ndarray], local: list[np.ndarray], delta: float,
          scale: list[float] | None = None) -> list[tuple[int, bytes]]:
     """Chunks (global first, then every partition in row-major order) at quantiser delta.
@@ -155,6 +161,7 @@ def code(glob: list[np.ndarray], local: list[np.ndarray], delta: float,
     None: the tensor's standard deviation)."""
     tensors = glob + local
     scale = scale or [float(np.std(a)) for a in tensors]
+    delta = max(delta, min_delta(tensors, scale))
     g_codes, l_codes, steps = [], [], []
     for a, k in zip(glob, scale):
         c, s = quantise(a, delta * k)
@@ -248,7 +255,7 @@ def search_delta(fitted: Fitted, budget_bytes: float, progress: Progress = silen
                  ) -> tuple[float, list[tuple[int, bytes]]]:
     """Smallest delta (finest quantiser) whose file fits the budget; the coarsest if none does."""
     glob, local = net_tensors(fitted.net)
-    lo, hi = math.log(1e-3), math.log(16.0)
+    lo, hi = math.log(lowest_delta(fitted)), math.log(16.0)
     best = None
     for i in range(20):
         mid = (lo + hi) / 2
@@ -261,10 +268,17 @@ def search_delta(fitted: Fitted, budget_bytes: float, progress: Progress = silen
     return best or (math.exp(hi), code(glob, local, math.exp(hi), fitted.scale))
 
 
+def lowest_delta(fitted: Fitted) -> float:
+    glob, local = net_tensors(fitted.net)
+    scale = fitted.scale or [float(np.std(a)) for a in glob + local]
+    return max(1e-3, min_delta(glob + local, scale))
+
+
 def dequantised(fitted: Fitted, delta: float) -> LocalGlobalSiren:
     """A copy of the network with exactly the weights the decoder rebuilds at this delta."""
     glob, local = net_tensors(fitted.net)
     scale = fitted.scale or [float(np.std(a)) for a in glob + local]
+    delta = max(delta, min_delta(glob + local, scale))
     net = copy.deepcopy(fitted.net)
     params = [p for layer in net.glob for p in (layer.weight, layer.bias)] + [net.agg.weight, net.agg.bias]
     params += [p for pair in zip(net.lc_w, net.lc_b) for p in pair]
@@ -282,7 +296,7 @@ def coded_psnr(fitted: Fitted, delta: float) -> float:
 
 def delta_for_loss(fitted: Fitted, loss_db: float) -> float:
     """Largest delta whose quantisation costs at most `loss_db` of PSNR (bisection in log delta)."""
-    lo, hi = math.log(1e-3), math.log(16.0)
+    lo, hi = math.log(lowest_delta(fitted)), math.log(16.0)
     for _ in range(10):
         mid = (lo + hi) / 2
         if fitted.fit_psnr - coded_psnr(fitted, math.exp(mid)) <= loss_db:
