@@ -235,7 +235,7 @@ def test_max_effort_keeps_the_smallest_of_several_widths():
     sig = small_image(16, 16)
     report = inrzip.encode(sig, backend="lossless", options={"effort": "max", "steps": 20, "device": "cpu"})
     tried = report.stats["widths_tried"]
-    assert len(tried) == 3 and report.stats["model_bytes"] > 0
+    assert len(tried) >= 2 and report.stats["model_bytes"] > 0
     best = min(t["payload_bytes"] for t in tried)
     assert report.bytes - best < 200          # header + index only on top of the kept payload
     assert np.array_equal(inrzip.decode(report.data).signal.data, sig.data)
