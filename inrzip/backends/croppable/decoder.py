@@ -143,6 +143,45 @@ def plan(header: Header, p: fmt.CroppableParams, region: Region) -> list[AxisPla
 
 
 # ------------------------------------------------------------------ decode
+def touched_blocks(ranges: list[tuple[int, int]], span: tuple[tuple[int, int], ...], block_n: int,
+                   max_segments: int = 1 << 16) -> list[tuple[int, int]]:
+    """Blocks of `block_n` points (row-major over the partition's `ranges`) that hold at least
+    one point of `span`, as merged [first, end) block ranges.
+
+    A partition is always split into the same blocks (they depend on the partition and the
+    params, never on the region), so skipping the blocks a crop does not touch changes no
+    sample of the others; the cost of a decode follows the region asked for, not the partition
+    size a (hostile) header claims."""
+    dims = [e - s for s, e in ranges]
+    lo = [max(a, s) - s for (s, _), (a, _) in zip(ranges, span)]
+    hi = [min(b, e) - s for (s, e), (_, b) in zip(ranges, span)]
+    if any(h <= l for l, h in zip(lo, hi)):
+        return []
+    d = len(dims)
+    k = d - 1                       # axes after k are fully covered: each segment is contiguous
+    while k > 0 and lo[k] == 0 and hi[k] == dims[k]:
+        k -= 1
+    stride = [math.prod(dims[j + 1:]) for j in range(d)]
+    segments = math.prod(h - l for l, h in zip(lo[:k], hi[:k]))
+    if segments > max_segments:     # one range from the first needed point to the last
+        first = sum(l * st for l, st in zip(lo, stride))
+        last = sum((h - 1) * st for h, st in zip(hi, stride))
+        return [(first // block_n, last // block_n + 1)]
+    bases = np.zeros(1, dtype=np.int64)
+    for j in range(k):
+        bases = (bases[:, None] + np.arange(lo[j], hi[j], dtype=np.int64)[None, :] * stride[j]).reshape(-1)
+    starts = bases + lo[k] * stride[k]
+    ends = bases + hi[k] * stride[k]           # exclusive
+    first, last = starts // block_n, (ends - 1) // block_n + 1
+    merged: list[tuple[int, int]] = []
+    for f, l in zip(first.tolist(), last.tolist()):
+        if merged and f <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], l))
+        else:
+            merged.append((f, l))
+    return merged
+
+
 def decode(reader: Reader, region: Region) -> np.ndarray:
     header = reader.header
     p = fmt.params_of(header)
@@ -150,37 +189,66 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
     check_sizes(p, d, c)
     gi, part_chunks = chunk_indices(reader, p)
     axes = plan(header, p, region)
-    work = math.prod(sum(e - s for _, s, e in ax.parts) for ax in axes)
-    if work * (p.global_count(d) + p.local_count(d, c)) > MAX_WORK:
-        raise FormatError("croppable: this decode exceeds the decoder's work limit")
+    block_n = block_points(p)
+    span = tuple(ax.span for ax in axes)
+    jobs, work = [], 0
+    for combo in _product([ax.parts for ax in axes]):
+        ranges = [(s, e) for _, s, e in combo]
+        blocks = touched_blocks(ranges, span, block_n)
+        if not blocks:
+            continue     # no output sample in this partition (strong downscale, crop edge)
+        work += sum(b - a for a, b in blocks) * block_n
+        if work * (p.global_count(d) + p.local_count(d, c)) > MAX_WORK:
+            raise FormatError("croppable: this decode exceeds the decoder's work limit")
+        jobs.append((tuple(q for q, _, _ in combo), ranges, blocks))
     gp = load_global(header, p, reader.read_chunk(gi, "global chunk"))
     dtype = from_unit(np.zeros((1, 1), np.float32), header.modality, header.bit_depth).dtype
-    out = np.empty(tuple(b - a for a, b in (ax.span for ax in axes)) + (c,), dtype=dtype)
+    out = np.empty(tuple(b - a for a, b in span) + (c,), dtype=dtype)
     positions = [ax.m for ax in axes]
-    block_n = block_points(p)
-    for combo in _product([ax.parts for ax in axes]):
-        if any(e <= s for _, s, e in combo):
-            continue     # a partition with no output samples (strong downscale)
-        part = tuple(q for q, _, _ in combo)
+    for part, ranges, blocks in jobs:
         k = p.chunk_of(part)
         local = load_local(header, p, gp, reader.read_chunk(part_chunks[k], f"partition chunk {k}"),
                            f"croppable partition {k}")
-        ranges = [(s, e) for _, s, e in combo]
-        pts = mesh([_positions(s, e, m) for (s, e), m in zip(ranges, positions)])
-        vals = np.concatenate([forward(gp.net, local, pts[i:i + block_n]) for i in range(0, len(pts), block_n)])
-        block = from_unit(vals, header.modality, header.bit_depth).reshape(
-            tuple(e - s for s, e in ranges) + (c,))
-        src, dst = [], []
-        for (s, e), ax in zip(ranges, axes):
-            lo, hi = max(s, ax.span[0]), min(e, ax.span[1])
-            src.append(slice(lo - s, hi - s))
-            dst.append(slice(lo - ax.span[0], hi - ax.span[0]))
-        out[tuple(dst)] = block[tuple(src)]
+        evaluate = lambda pts: from_unit(forward(gp.net, local, pts), header.modality, header.bit_depth)  # noqa: E731
+        if math.prod(e - s for s, e in ranges) <= SMALL_PARTITION:
+            _decode_small(evaluate, ranges, blocks, block_n, positions, span, out)
+        else:
+            _decode_large(evaluate, ranges, blocks, block_n, positions, span, out)
     return out
 
 
-def _positions(start: int, end: int, m: int) -> np.ndarray:
-    return fmt.axis_position(np.arange(start, end), m)
+SMALL_PARTITION = 1 << 20   # points: a partition this small is evaluated into one buffer
+
+
+def _decode_small(evaluate, ranges, blocks, block_n, positions, span, out) -> None:
+    """The touched blocks into a partition-sized buffer, then one slice copy into `out`."""
+    dims = tuple(e - s for s, e in ranges)
+    pts = mesh([fmt.axis_position(np.arange(s, e), m) for (s, e), m in zip(ranges, positions)])
+    buf = np.empty((len(pts), out.shape[-1]), dtype=out.dtype)
+    for first, end in blocks:
+        for b in range(first, end):
+            buf[b * block_n:(b + 1) * block_n] = evaluate(pts[b * block_n:(b + 1) * block_n])
+    src, dst = [], []
+    for (s, e), (a, b) in zip(ranges, span):
+        lo, hi = max(s, a), min(e, b)
+        src.append(slice(lo - s, hi - s))
+        dst.append(slice(lo - a, hi - a))
+    out[tuple(dst)] = buf.reshape(dims + (out.shape[-1],))[tuple(src)]
+
+
+def _decode_large(evaluate, ranges, blocks, block_n, positions, span, out) -> None:
+    """Block by block, coordinates made per block: memory stays O(block) whatever the size."""
+    dims = tuple(e - s for s, e in ranges)
+    total = math.prod(dims)
+    for first, end in blocks:
+        for b in range(first, end):
+            flat = np.arange(b * block_n, min(total, (b + 1) * block_n), dtype=np.int64)
+            absolute = [i + s for i, (s, _) in zip(np.unravel_index(flat, dims), ranges)]
+            vals = evaluate(np.stack([fmt.axis_position(a, m) for a, m in zip(absolute, positions)], axis=1))
+            keep = np.ones(len(flat), dtype=bool)
+            for a, (lo, hi) in zip(absolute, span):
+                keep &= (a >= lo) & (a < hi)
+            out[tuple(a[keep] - lo for a, (lo, _) in zip(absolute, span))] = vals[keep]
 
 
 def _product(lists: list[list]) -> list[tuple]:
