@@ -14,11 +14,14 @@ import numpy as np
 Span = tuple[int, int]
 
 
-def axis_positions(n_out: int) -> np.ndarray:
-    """All output sample positions of an axis with n_out samples, float64 in [-1, 1]."""
+def axis_positions(n_out: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Positions of output samples lo..hi-1 (default: all) of an axis with n_out samples,
+    float64 in [-1, 1]. Only the requested samples are computed: a small crop of a huge
+    scaled axis costs its own size."""
+    hi = n_out if hi is None else hi
     if n_out == 1:
-        return np.zeros(1)
-    return -1.0 + 2.0 * np.arange(n_out, dtype=np.float64) / (n_out - 1)
+        return np.zeros(hi - lo)
+    return -1.0 + 2.0 * np.arange(lo, hi, dtype=np.float64) / (n_out - 1)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Region:
         coords = []
         for (a, b), n in zip(self.output_spans(shape), shape):
             m = max(1, round(n * self.scale))
-            coords.append(axis_positions(m)[a:b].astype(np.float32))
+            coords.append(axis_positions(m, a, b).astype(np.float32))
         return coords
 
 
