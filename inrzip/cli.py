@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from . import api, media
+
 try:  # recent typer vendors click; older releases depend on it
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
@@ -56,7 +57,7 @@ class _Bar:
         self.progress = None
         self.tasks: dict[str, int] = {}
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -83,7 +84,7 @@ def _show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def _encode_output(src: str, output: Optional[str], many: bool) -> Optional[str]:
+def _encode_output(src: str, output: str | None, many: bool) -> str | None:
     """Where one input's .inrz goes: -o file, -o dir/, beside the input, or stdout ('-')."""
     if output == "-" or (output is None and src == "-"):
         return "-"
@@ -100,9 +101,9 @@ def _encode_output(src: str, output: Optional[str], many: bool) -> Optional[str]
 @app.command()
 def encode(
     inputs: Annotated[list[str], typer.Argument(help="Image or audio files ('-' for stdin).")],
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file, directory (for several inputs), or '-' for stdout.")] = None,
-    rate: Annotated[Optional[str], typer.Option("--rate", "-b", help="Target rate: 0.3bpp, 24kbps, 50KB, or a number in bpp (image) / kbps (audio).")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="sinr (default), lossless, croppable.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file, directory (for several inputs), or '-' for stdout.")] = None,
+    rate: Annotated[str | None, typer.Option("--rate", "-b", help="Target rate: 0.3bpp, 24kbps, 50KB, or a number in bpp (image) / kbps (audio).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="sinr (default), lossless, croppable.")] = None,
     lossless: Annotated[bool, typer.Option("--lossless", help="Bit-exact coding (same as --backend lossless).")] = False,
     effort: Annotated[str, typer.Option(help="fast | normal | max: fitting iterations.")] = "normal",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
@@ -152,10 +153,10 @@ def encode(
 @app.command()
 def decode(
     input: Annotated[str, typer.Argument(help=".inrz file ('-' for stdin).")],
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file or '-' for stdout (default: input name with .png/.wav).")] = None,
-    crop: Annotated[Optional[str], typer.Option(help="Region in source samples: y0:y1,x0:x1 (image), 2.5s:4s or a:b (audio).")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output file or '-' for stdout (default: input name with .png/.wav).")] = None,
+    crop: Annotated[str | None, typer.Option(help="Region in source samples: y0:y1,x0:x1 (image), 2.5s:4s or a:b (audio).")] = None,
     scale: Annotated[float, typer.Option(help="Decode at this multiple of the stored resolution.")] = 1.0,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Output format (png, tiff, wav, flac, ...).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Output format (png, tiff, wav, flac, ...).")] = None,
     force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
 ) -> None:
     """Decode a .inrz file (numpy only), optionally a crop or at another scale."""
@@ -183,7 +184,7 @@ def decode(
 def crop(
     input: Annotated[str, typer.Argument(help="croppable .inrz file ('-' for stdin).")],
     region: Annotated[str, typer.Option("--region", "-r", help="Region in source samples: y0:y1,x0:x1 (image), 2.5s:4s or a:b (audio), t0:t1,y0:y1,x0:x1 (video).")],
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output .inrz or '-' for stdout (default: input name with -crop.inrz).")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Output .inrz or '-' for stdout (default: input name with -crop.inrz).")] = None,
     force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
 ) -> None:
     """Cut a croppable .inrz file down to a region, without decoding or refitting."""
@@ -226,6 +227,39 @@ def info(
             out.print(f"  chunk {c['index']}  {c['name']:<10} {c['tag']} {c['bytes']:>9} B  {state}")
     if not result["ok"]:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Folder of training images (never the test set).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model pack to write (.safetensors).")],
+    rate: Annotated[str, typer.Option("--rate", "-b", help="Bit budget the pack is trained for, e.g. 0.3bpp.")] = "0.3bpp",
+    modality: Annotated[str, typer.Option(help="image (audio and video packs: not yet).")] = "image",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file: saved every EM iteration, resumed from if it exists.")] = None,
+    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, em_iterations, e_steps, lr, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
+    force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
+) -> None:
+    """Learn a rec model pack: A, the positional-encoding upsampler and the hierarchical prior."""
+    from .fileio import check_output
+    from .rate import parse_rate
+
+    if modality != "image":
+        raise UsageError(f"--modality {modality}: only image packs can be trained so far")
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: not a folder")
+    check_output(output, force)
+    budget = parse_rate(rate, "image")
+    if budget.unit != "bpp":
+        raise UsageError(f"--rate {rate}: give the pack's budget in bpp (e.g. 0.3bpp)")
+    from .backends.rec import train as rec_train
+
+    options = rec_train.parse_train_options(_parse_options(opt or []), budget.value, device)
+    with _Bar(_show_progress(quiet), output.name) as bar:
+        pack = rec_train.train(data, output, options, progress=bar, checkpoint=checkpoint)
+    result = {"output": str(output), "pack": pack.pack_id.hex(), "rate_bpp": pack.rate_bpp,
+              "level_bits": pack.level_bits, "seconds": pack.info["seconds"]}
+    _emit(result, as_json, f"{output}: pack {pack.pack_id.hex()} for {pack.rate_bpp} bpp in {pack.info['seconds']} s", quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,3 +79,11 @@ register(BackendInfo(
     modalities=("image", "audio", "video"),
     summary="Local-Global SIREN: one chunk per partition, crop on decode or crop the file",
 ))
+
+register(BackendInfo(
+    name="rec",
+    encoder="inrzip.backends.rec.encoder",
+    decoder="inrzip.backends.rec.decoder",
+    modalities=("image",),
+    summary="RECOMBINER: Bayesian INR with learned priors, coded by relative entropy coding",
+))

@@ -1,0 +1,1 @@
+"""rec backend: RECOMBINER (Bayesian INR + relative entropy coding) for images."""

@@ -1,0 +1,117 @@
+"""RECOMBINER architecture: the numbers a model pack fixes, shared by trainer, encoder, decoder.
+
+Per P x P patch a SIREN (in -> hidden x 3 -> channels, w0 30, last layer linear) whose input is
+F Fourier features of the patch-local coordinate plus `lpe_out` channels upsampled from a
+learned positional-encoding grid of (P / 16)^2 x `lpe_channels` latents per patch. The latent
+vector h of each layer ([bias; W row-major (in x out)], as in the reference code) maps to the
+layer's weights through a square matrix A: w = h . A. Three additive levels model h:
+h(patch) = z1(patch) + z2(group of G x G patches) + z3(image).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class RecArch:
+    """Everything about the network a pack fixes; stored as JSON in the pack's metadata."""
+
+    patch: int = 64               # patch side in pixels
+    hidden: int = 32              # SIREN width
+    layers: int = 4               # linear layers (3 hidden sine layers + linear output)
+    channels: int = 3             # output channels (RGB)
+    fourier: int = 16             # Fourier feature count (freqs = fourier / (2 * 2))
+    max_freq: float = 1024.0      # highest Fourier frequency (reference: 1024)
+    lpe_channels: int = 16        # latent channels per positional-encoding cell (paper: 128)
+    lpe_mid: int = 16             # upsampler hidden channels (paper: 64)
+    lpe_out: int = 16             # upsampled channels fed to the SIREN (paper: 16)
+    lpe_stride: int = 16          # pixels per positional-encoding cell (paper: 16)
+    group: int = 4                # level-2 group side in patches (paper: 4 x 4)
+    w0: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.patch % self.lpe_stride or self.lpe_stride != 16:
+            raise ValueError("rec: the upsampler is x4, x2, x2, so lpe_stride must be 16 and divide the patch")
+        if self.fourier % 4 or self.fourier <= 0:
+            raise ValueError("rec: fourier must be a positive multiple of 4")
+
+    # ---- sizes
+    @property
+    def in_dim(self) -> int:
+        return self.fourier + self.lpe_out
+
+    @property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        dims = [self.in_dim] + [self.hidden] * (self.layers - 1) + [self.channels]
+        return [(dims[i], dims[i + 1]) for i in range(self.layers)]
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """Latent (and weight) count of each layer: (in + 1) * out (bias included)."""
+        return [(i + 1) * o for i, o in self.layer_shapes]
+
+    @property
+    def inr_size(self) -> int:
+        return sum(self.layer_sizes)
+
+    @property
+    def lpe_cells(self) -> int:
+        return (self.patch // self.lpe_stride) ** 2
+
+    @property
+    def lpe_size(self) -> int:
+        return self.lpe_cells * self.lpe_channels
+
+    def level_size(self, level: int) -> int:
+        """Variables per instance of a level: patches carry the INR latents and the LPE latents."""
+        return self.inr_size + (self.lpe_size if level == LEVEL_PATCH else 0)
+
+    @property
+    def upsampler_shapes(self) -> list[tuple[int, int, int]]:
+        """(out, in, kernel) of the three convolutions (after x4, x2, x2 nearest upsampling)."""
+        return [(self.lpe_mid, self.lpe_channels, 5), (self.lpe_mid, self.lpe_mid, 3), (self.lpe_out, self.lpe_mid, 3)]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RecArch:
+        return cls(**json.loads(text))
+
+
+def fourier_features(arch: RecArch) -> np.ndarray:
+    """(P*P, F) float32 features of the patch-local pixel centres in [-1, 1], row-major pixels.
+
+    Frequencies exp(linspace(0, ln max_freq, F/4)); per axis (y then x) cos block then sin block.
+    """
+    p = arch.patch
+    pos = ((np.arange(p, dtype=np.float64) + 0.5) / p) * 2.0 - 1.0
+    yy, xx = np.meshgrid(pos, pos, indexing="ij")
+    freqs = np.exp(np.linspace(0.0, np.log(arch.max_freq), arch.fourier // 4))
+    feats = []
+    for axis in (yy.reshape(-1), xx.reshape(-1)):
+        ang = np.pi * axis[:, None] * freqs[None, :]
+        feats += [np.cos(ang), np.sin(ang)]
+    return np.concatenate(feats, axis=1).astype(np.float32)
+
+
+def patch_grid(height: int, width: int, arch: RecArch) -> tuple[int, int]:
+    """Patches per column and row after padding up to whole patches."""
+    return -(-height // arch.patch), -(-width // arch.patch)
+
+
+def patch_groups(rows: int, cols: int, arch: RecArch) -> np.ndarray:
+    """Level-2 group id of every patch (row-major), groups of G x G patches, row-major."""
+    gc = -(-cols // arch.group)
+    r = np.arange(rows)[:, None] // arch.group
+    c = np.arange(cols)[None, :] // arch.group
+    return (r * gc + c).reshape(-1).astype(np.int64)
+
+
+def group_count(rows: int, cols: int, arch: RecArch) -> int:
+    return (-(-rows // arch.group)) * (-(-cols // arch.group))

@@ -1,0 +1,162 @@
+"""rec decoder (numpy only): indices -> one candidate per block -> latents -> weights -> pixels.
+
+For each block the decoder regenerates only the chosen candidate (d normals from the
+project's counter RNG), undoes the cross-patch permutation, sums the three levels, maps latents
+to weights through the pack's A, upsamples the positional encodings of the patches it needs
+(plus a one-patch margin so the convolutions see the same neighbours as a full decode) and
+runs the patch SIRENs only there.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...container import Header, Reader
+from ...errors import FormatError, UsageError
+from ...runtime.coords import Region
+from ...signal import from_unit
+from . import blocks
+from . import format as fmt
+from . import pack as packs
+from .arch import (
+    LEVEL_GROUP,
+    LEVEL_IMAGE,
+    LEVEL_PATCH,
+    RecArch,
+    fourier_features,
+    group_count,
+    patch_grid,
+    patch_groups,
+)
+from .network import layer_weights, patch_forward, positional_features
+
+CHUNK_NAMES = {fmt.INDEX_CHUNK: "indices"}
+MAX_VARIABLES = 1 << 28     # latents rebuilt (level sizes x instances)
+PATCH_BATCH = 8             # patches per SIREN forward (bounds memory; output is per patch)
+
+
+def describe(header: Header) -> dict:
+    p = fmt.RecParams.from_bytes(header.params)
+    return {"pack": p.pack_id.hex(), "index_bits": p.index_bits, "seed": p.seed,
+            "blocks_per_patch": p.groups[0], "blocks_per_group": p.groups[1], "blocks_per_image": p.groups[2]}
+
+
+def level_rows(header: Header, arch: RecArch) -> dict[int, int]:
+    rows, cols = patch_grid(*header.shape, arch)
+    return {LEVEL_PATCH: rows * cols, LEVEL_GROUP: group_count(rows, cols, arch), LEVEL_IMAGE: 1}
+
+
+def block_count(params: fmt.RecParams, rows: dict[int, int]) -> int:
+    g1, g2, g3 = params.groups
+    return g3 * rows[LEVEL_IMAGE] + g2 * rows[LEVEL_GROUP] + g1 * rows[LEVEL_PATCH]
+
+
+def split_indices(indices: np.ndarray, params: fmt.RecParams, rows: dict[int, int]) -> dict[int, np.ndarray]:
+    """(rows, groups) index arrays per level; the stream holds level 3, then 2, then 1, row-major."""
+    out, start = {}, 0
+    for level, n in ((LEVEL_IMAGE, params.groups[2]), (LEVEL_GROUP, params.groups[1]), (LEVEL_PATCH, params.groups[0])):
+        count = rows[level] * n
+        out[level] = indices[start:start + count].reshape(rows[level], n)
+        start += count
+    return out
+
+
+def level_values(pack: packs.Pack, level: int, n_groups: int, seed: int, indices: np.ndarray) -> np.ndarray:
+    """(instances, size) float32 latents of one level rebuilt from its (rows, groups) indices."""
+    mean, std = pack.prior_mean[level].astype(np.float64), pack.prior_std[level].astype(np.float64)
+    size = mean.size
+    n_rows = indices.shape[0]
+    gid = blocks.group_of_variables(pack.kl_bits[level], level, n_groups)
+    coded = np.empty((n_rows, size), dtype=np.float64)
+    for g, members in enumerate(blocks.group_members(gid, n_groups)):
+        eps = blocks.candidate_noise(seed, level, indices[:, g], members.size)
+        coded[:, members] = mean[members] + std[members] * eps
+    perm = blocks.row_permutation(level, n_rows, size)
+    values = np.empty_like(coded)
+    np.put_along_axis(values, perm, coded, axis=0)
+    return values.astype(np.float32)
+
+
+def latents(header: Header, params: fmt.RecParams, pack: packs.Pack, payload: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(h (patches, inr_size), lpe (patches, lpe_size)) of every patch."""
+    arch = pack.arch
+    rows = level_rows(header, arch)
+    total = block_count(params, rows)
+    indices = blocks.unpack_indices(payload, total, params.index_bits)
+    per_level = split_indices(indices, params, rows)
+    z = {lv: level_values(pack, lv, n, params.seed, per_level[lv])
+         for lv, n in ((LEVEL_PATCH, params.groups[0]), (LEVEL_GROUP, params.groups[1]), (LEVEL_IMAGE, params.groups[2]))}
+    prow, pcol = patch_grid(*header.shape, arch)
+    inr = arch.inr_size
+    h = z[LEVEL_PATCH][:, :inr] + z[LEVEL_GROUP][patch_groups(prow, pcol, arch)] + z[LEVEL_IMAGE][0]
+    return h, z[LEVEL_PATCH][:, inr:]
+
+
+def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, int],
+           box: tuple[int, int, int, int]) -> np.ndarray:
+    """Pixels (unit range) of the patch box (r0, r1, c0, c1) of a rows x cols patch grid."""
+    arch = pack.arch
+    rows, cols = grid
+    r0, r1, c0, c1 = box
+    # a one-patch margin (clipped to the grid) gives the convolutions the same inputs as a full decode
+    m0, m1, n0, n1 = max(0, r0 - 1), min(rows, r1 + 1), max(0, c0 - 1), min(cols, c1 + 1)
+    cells = arch.patch // arch.lpe_stride
+    lat = lpe.reshape(rows, cols, cells, cells, arch.lpe_channels)[m0:m1, n0:n1]
+    lat = lat.transpose(0, 2, 1, 3, 4).reshape((m1 - m0) * cells, (n1 - n0) * cells, arch.lpe_channels)
+    feat = positional_features(lat, pack.upsampler)
+    p = arch.patch
+    feat = feat[(r0 - m0) * p:(r1 - m0) * p, (c0 - n0) * p:(c1 - n0) * p]
+    fourier = fourier_features(arch)
+    out = np.empty(((r1 - r0) * p, (c1 - c0) * p, arch.channels), dtype=np.float32)
+    todo = [(r, c) for r in range(r0, r1) for c in range(c0, c1)]
+    for start in range(0, len(todo), PATCH_BATCH):
+        batch = todo[start:start + PATCH_BATCH]
+        ids = np.array([r * cols + c for r, c in batch])
+        pf = np.stack([feat[(r - r0) * p:(r - r0 + 1) * p, (c - c0) * p:(c - c0 + 1) * p].reshape(p * p, -1)
+                       for r, c in batch])
+        x = np.concatenate([np.broadcast_to(fourier, (len(batch),) + fourier.shape), pf], axis=2)
+        y = patch_forward(x, layer_weights(h[ids], pack.A, arch), arch)
+        for k, (r, c) in enumerate(batch):
+            out[(r - r0) * p:(r - r0 + 1) * p, (c - c0) * p:(c - c0 + 1) * p] = y[k].reshape(p, p, -1)
+    return out
+
+
+def load(header: Header) -> tuple[fmt.RecParams, packs.Pack]:
+    if header.modality != "image":
+        raise FormatError(f"rec: {header.modality} is not supported yet (images only)")
+    params = fmt.RecParams.from_bytes(header.params)
+    pack = packs.find(params.pack_id)
+    arch = pack.arch
+    if arch.channels != header.channels:
+        raise FormatError(f"rec: pack {params.pack_id.hex()} codes {arch.channels} channels, file has {header.channels}")
+    rows = level_rows(header, arch)
+    variables = sum(rows[lv] * arch.level_size(lv) for lv in rows)
+    if variables > MAX_VARIABLES:
+        raise FormatError(f"rec: {variables} latents exceed the decoder's limit")
+    if block_count(params, rows) * params.index_bits > 8 * (1 << 31):
+        raise FormatError("rec: index stream too large")
+    for lv, n in zip((LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE), params.groups):
+        if n > arch.level_size(lv):
+            raise FormatError(f"rec: level {lv} asks for {n} blocks of {arch.level_size(lv)} variables")
+    return params, pack
+
+
+def decode(reader: Reader, region: Region) -> np.ndarray:
+    header = reader.header
+    if region.scale != 1.0:
+        raise UsageError("rec files decode at --scale 1 only (patch positional encodings are per pixel)")
+    reader.check_required_tags(set(CHUNK_NAMES))
+    params, pack = load(header)
+    index = [i for i, e in enumerate(reader.chunks) if e.tag == fmt.INDEX_CHUNK]
+    if len(index) != 1:
+        raise FormatError(f"rec: expected one index chunk, found {len(index)}")
+    payload = reader.read_chunk(index[0], "rec indices")
+    h, lpe = latents(header, params, pack, payload)
+    arch = pack.arch
+    grid = patch_grid(*header.shape, arch)
+    (y0, y1), (x0, x1) = region.spans
+    p = arch.patch
+    box = (y0 // p, -(-y1 // p), x0 // p, -(-x1 // p))
+    pixels = render(h, lpe, pack, grid, box)
+    oy, ox = box[0] * p, box[2] * p
+    pixels = pixels[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    return from_unit(pixels, "image", header.bit_depth)

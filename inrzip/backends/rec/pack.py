@@ -1,0 +1,176 @@
+"""Model packs: safetensors files (never pickle) holding what `inrzip train` learned.
+
+A pack holds, for one rate point: the matrices A (one per layer), the positional-encoding
+upsampler, and per level the prior mean and std, the average training posterior log-std (the
+encoder's starting point) and the average KL per variable in bits (which fixes the REC blocks).
+Its id is the first 8 bytes of the SHA-256 of the file; a `.inrz` names the id it was coded with.
+Packs are found in the package's `models/` folder and in the folders of $INRZIP_PACK_PATH.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import FormatError, UsageError
+from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, RecArch
+
+LEVELS = (LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE)
+PACK_DIR = Path(__file__).resolve().parents[2] / "models"
+FORMAT_TAG = "inrzip-rec-pack-1"
+MAX_PACK_BYTES = 1 << 30
+
+
+@dataclass
+class Pack:
+    """A loaded model pack (float32 numpy arrays) plus its metadata."""
+
+    arch: RecArch
+    rate_bpp: float                       # the bit budget it was trained for
+    beta: float                           # final training beta (the encoder's starting beta)
+    level_bits: dict[int, float]          # average KL per instance of each level, bits
+    A: list[np.ndarray]                   # (a, a) per layer
+    upsampler: list[tuple[np.ndarray, np.ndarray]]   # (weight (out, in, k, k), bias (out,))
+    prior_mean: dict[int, np.ndarray]
+    prior_std: dict[int, np.ndarray]
+    init_logstd: dict[int, np.ndarray]
+    kl_bits: dict[int, np.ndarray]
+    info: dict = field(default_factory=dict)   # how it was made (data, steps, device, ...)
+    pack_id: bytes = b""
+    path: Path | None = None
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        t: dict[str, np.ndarray] = {}
+        for i, a in enumerate(self.A):
+            t[f"A.{i}"] = a.astype(np.float16)
+        for i, (w, b) in enumerate(self.upsampler):
+            t[f"up.{i}.weight"], t[f"up.{i}.bias"] = w.astype(np.float32), b.astype(np.float32)
+        for lv in LEVELS:
+            t[f"prior_mean.{lv}"] = self.prior_mean[lv].astype(np.float32)
+            t[f"prior_std.{lv}"] = self.prior_std[lv].astype(np.float32)
+            t[f"init_logstd.{lv}"] = self.init_logstd[lv].astype(np.float32)
+            t[f"kl_bits.{lv}"] = self.kl_bits[lv].astype(np.float32)
+        return t
+
+    def metadata(self) -> dict[str, str]:
+        return {"format": FORMAT_TAG, "arch": self.arch.to_json(), "rate_bpp": repr(self.rate_bpp),
+                "beta": repr(self.beta), "level_bits": json.dumps({str(k): v for k, v in self.level_bits.items()}),
+                "info": json.dumps(self.info, sort_keys=True)}
+
+
+def save(pack: Pack, path: Path) -> bytes:
+    """Write the pack (atomically) and return its id."""
+    from safetensors.numpy import save
+
+    from ...fileio import atomic_path
+
+    data = save(pack.tensors(), metadata=pack.metadata())
+    with atomic_path(Path(path)) as tmp:
+        Path(tmp).write_bytes(data)
+    return pack_id_of(data)
+
+
+def pack_id_of(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()[:8]
+
+
+def load(path: Path) -> Pack:
+    """Load a pack file, checking that every tensor has the shape its architecture implies."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read model pack ({e.strerror})") from None
+    try:
+        tensors = st_load(data)
+        meta = _metadata(data)
+        if meta.get("format") != FORMAT_TAG:
+            raise ValueError("not an inrzip rec pack")
+        arch = RecArch.from_json(meta["arch"])
+        level_bits = {int(k): float(v) for k, v in json.loads(meta["level_bits"]).items()}
+        pack = Pack(arch=arch, rate_bpp=float(meta["rate_bpp"]), beta=float(meta["beta"]), level_bits=level_bits,
+                    A=[tensors[f"A.{i}"].astype(np.float32) for i in range(arch.layers)],
+                    upsampler=[(tensors[f"up.{i}.weight"].astype(np.float32), tensors[f"up.{i}.bias"].astype(np.float32))
+                               for i in range(3)],
+                    prior_mean={lv: tensors[f"prior_mean.{lv}"] for lv in LEVELS},
+                    prior_std={lv: tensors[f"prior_std.{lv}"] for lv in LEVELS},
+                    init_logstd={lv: tensors[f"init_logstd.{lv}"] for lv in LEVELS},
+                    kl_bits={lv: tensors[f"kl_bits.{lv}"] for lv in LEVELS},
+                    info=json.loads(meta.get("info", "{}")), pack_id=pack_id_of(data), path=path)
+    except (SafetensorError, KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
+        raise FormatError(f"{path}: not a valid rec model pack ({e})") from None
+    _check_shapes(pack)
+    return pack
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    n = int.from_bytes(data[:8], "little")
+    return json.loads(data[8:8 + n]).get("__metadata__", {})
+
+
+def _check_shapes(pack: Pack) -> None:
+    arch = pack.arch
+    ok = [a.shape == (s, s) for a, s in zip(pack.A, arch.layer_sizes)]
+    ok += [w.shape == (o, i, k, k) and b.shape == (o,) for (w, b), (o, i, k) in zip(pack.upsampler, arch.upsampler_shapes)]
+    for lv in LEVELS:
+        n = arch.level_size(lv)
+        ok += [getattr(pack, name)[lv].shape == (n,) for name in ("prior_mean", "prior_std", "init_logstd", "kl_bits")]
+        ok.append(bool(np.all(pack.prior_std[lv] > 0)) and bool(np.all(np.isfinite(pack.prior_mean[lv]))))
+    if not all(ok):
+        raise FormatError(f"{pack.path}: rec model pack tensors do not match its architecture")
+
+
+def search_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("INRZIP_PACK_PATH", "").split(os.pathsep) if p]
+    return extra + [PACK_DIR]
+
+
+@lru_cache(maxsize=64)
+def _id_of_file(path: str, mtime_ns: int, size: int) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()[:8]
+
+
+def available() -> list[Path]:
+    out = []
+    for d in search_dirs():
+        if d.is_dir():
+            out += sorted(p for p in d.glob("*.safetensors") if p.is_file() and p.stat().st_size <= MAX_PACK_BYTES)
+    return out
+
+
+def file_id(path: Path) -> bytes:
+    st = path.stat()
+    return _id_of_file(str(path), st.st_mtime_ns, st.st_size)
+
+
+def find(pack_id: bytes) -> Pack:
+    """The pack a file names, or a clear error saying which id is missing."""
+    for path in available():
+        if file_id(path) == pack_id:
+            return load(path)
+    raise FormatError(f"rec: this file needs model pack {pack_id.hex()}, which is not installed "
+                      f"(searched {', '.join(str(d) for d in search_dirs())}; set INRZIP_PACK_PATH)")
+
+
+def shipped_rates() -> list[tuple[float, Path]]:
+    """(rate_bpp, path) of every pack found, lowest rate first."""
+    rates = []
+    for path in available():
+        try:
+            data = path.read_bytes()
+            rates.append((float(_metadata(data)["rate_bpp"]), path))
+        except (KeyError, ValueError, OSError, json.JSONDecodeError):
+            continue
+    return sorted(rates)

@@ -1,0 +1,245 @@
+"""`inrzip train`: learn a rec model pack (the paper's Algorithm 1, as its code runs it).
+
+Full-batch EM over a fixed set of training crops: the E-step fits every crop's posterior jointly
+with A and the upsampler (loss = sum of per-patch MSE + beta * KL); the M-step sets each prior to
+the closed-form empirical Bayes update (mean of posterior means; mean of posterior variances plus
+the variance of the means); beta moves after each E-step so that the average KL per patch (all
+levels amortised) lands in [0.9, 1] x the bit budget. Checkpoints make it resumable.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...errors import UsageError
+from ...fit.device import resolve
+from ...fit.recombiner import LN2, Posterior, RecNet, patch_mse, patchify, random_pixels
+from ...progress import Progress, silent
+from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, RecArch
+from .pack import LEVELS, Pack
+
+INIT_PRIOR_STD = math.log1p(math.exp(-2.0)) / 6       # reference: softplus(-2) / 6
+INIT_POSTERIOR_STD = math.log1p(math.exp(-4.0)) / 6   # reference: softplus(-4) / 6
+
+
+@dataclass
+class TrainOptions:
+    """Everything that makes a pack; recorded in the pack's `info`."""
+
+    rate_bpp: float = 0.3
+    crops: int = 16                  # training instances (crop_rows x crop_cols patches each)
+    crop_rows: int = 4
+    crop_cols: int = 8
+    em_iterations: int = 40
+    e_steps: int = 50                # Adam steps per E-step (reference: 200 then 100)
+    lr: float = 1e-3                 # reference: 2e-4 over ~55k steps
+    pixel_fraction: float = 1.0      # SIREN evaluated on this share of pixels per step (COMBINER: 0.25)
+    beta0: float = 1e-4
+    seed: int = 0
+    device: str = "auto"
+    arch: RecArch = field(default_factory=RecArch)
+
+
+def parse_train_options(options: dict, rate_bpp: float, device: str) -> TrainOptions:
+    """TrainOptions from `-O key=value` pairs; `arch.NAME=V` sets a network size."""
+    from dataclasses import fields, replace
+
+    arch_fields = {f.name: f.type for f in fields(RecArch)}
+    train_fields = {f.name for f in fields(TrainOptions)} - {"arch", "rate_bpp", "device"}
+    arch_kw, kw = {}, {}
+    for key, value in options.items():
+        try:
+            if key.startswith("arch.") and key[5:] in arch_fields:
+                arch_kw[key[5:]] = float(value) if key[5:] in ("max_freq", "w0") else int(value)
+            elif key in train_fields:
+                kw[key] = float(value) if key in ("lr", "beta0", "pixel_fraction") else int(value)
+            else:
+                known = ", ".join(sorted(train_fields) + [f"arch.{k}" for k in arch_fields])
+                raise UsageError(f"train: unknown option {key!r} (known: {known})")
+        except ValueError:
+            raise UsageError(f"train: option {key}={value!r} is not a number") from None
+    try:
+        arch = replace(RecArch(), **arch_kw)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    opts = TrainOptions(rate_bpp=rate_bpp, device=device, arch=arch, **kw)
+    if min(opts.crops, opts.crop_rows, opts.crop_cols, opts.em_iterations, opts.e_steps) < 1:
+        raise UsageError("train: crops, crop_rows, crop_cols, em_iterations and e_steps must be >= 1")
+    if not 0 < opts.pixel_fraction <= 1 or opts.lr <= 0 or opts.beta0 <= 0:
+        raise UsageError("train: need 0 < pixel_fraction <= 1, lr > 0, beta0 > 0")
+    return opts
+
+
+def load_training_images(folder: Path, min_side: int) -> list[np.ndarray]:
+    """8-bit RGB images of the folder at least `min_side` on both sides, as float32 in [-1, 1]."""
+    from ...media.image import read_image
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+    images = []
+    for p in paths:
+        with open(p, "rb") as f:
+            sig = read_image(f, str(p), None)
+        if sig.channels != 3 or min(sig.data.shape[:2]) < min_side:
+            continue
+        images.append(sig.to_unit())
+    if not images:
+        raise UsageError(f"{folder}: no RGB images of at least {min_side} px to train on")
+    return images
+
+
+def random_crops(images: list[np.ndarray], count: int, height: int, width: int, seed: int) -> np.ndarray:
+    """`count` crops (either orientation of the source), drawn with a seeded generator."""
+    gen = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        img = images[gen.integers(len(images))]
+        if img.shape[0] < height or img.shape[1] < width:
+            img = img.transpose(1, 0, 2)
+            if img.shape[0] < height or img.shape[1] < width:
+                continue
+        y = gen.integers(img.shape[0] - height + 1)
+        x = gen.integers(img.shape[1] - width + 1)
+        out.append(img[y:y + height, x:x + width])
+    return np.stack(out)
+
+
+def initial_posterior(arch: RecArch, gen: torch.Generator) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """Reference init: SIREN-scaled patch latents, 0.1 N(0,1) positional latents, zero upper levels."""
+    bound = math.sqrt(6.0 / arch.hidden) / arch.w0
+    inr = torch.empty(arch.inr_size).uniform_(-bound, bound, generator=gen)
+    lpe = 0.1 * torch.randn(arch.lpe_size, generator=gen)
+    mean = {LEVEL_PATCH: torch.cat([inr, lpe]), LEVEL_GROUP: torch.zeros(arch.inr_size), LEVEL_IMAGE: torch.zeros(arch.inr_size)}
+    logstd = {lv: torch.full_like(mean[lv], math.log(INIT_POSTERIOR_STD)) for lv in LEVELS}
+    return mean, logstd
+
+
+def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent,
+          checkpoint: Path | None = None) -> Pack:
+    arch = opts.arch
+    dev = resolve(opts.device)
+    torch.manual_seed(opts.seed)
+    gen = torch.Generator().manual_seed(opts.seed)
+    height, width = opts.crop_rows * arch.patch, opts.crop_cols * arch.patch
+    t0 = time.time()
+    images = load_training_images(data, min(height, width))
+    crops = torch.from_numpy(random_crops(images, opts.crops, height, width, opts.seed))
+    target = patchify(crops, arch).to(dev)
+    weight = torch.ones(target.shape[:3], device=dev)
+
+    net = RecNet(arch).to(dev)
+    mean, logstd = initial_posterior(arch, gen)
+    post = Posterior(arch, opts.crops, opts.crop_rows, opts.crop_cols, mean, logstd).to(dev)
+    prior_mean = {lv: torch.zeros(arch.level_size(lv), device=dev) for lv in LEVELS}
+    prior_std = {lv: torch.full((arch.level_size(lv),), INIT_PRIOR_STD, device=dev) for lv in LEVELS}
+    beta, start_iter = opts.beta0, 0
+    history: list[dict] = []
+    if checkpoint and checkpoint.exists():
+        beta, start_iter, history = _resume(checkpoint, net, post, prior_mean, prior_std)
+    optimizer = torch.optim.Adam(list(net.parameters()) + list(post.parameters()), lr=opts.lr)
+    patches = opts.crops * opts.crop_rows * opts.crop_cols
+    budget = opts.rate_bpp * arch.patch ** 2
+    total_steps = opts.em_iterations * opts.e_steps
+    for it in range(start_iter, opts.em_iterations):
+        for step in range(opts.e_steps):
+            z = post.sample()
+            h, lpe = post.latents(z)
+            pixels = random_pixels(arch, opts.pixel_fraction)
+            pred = net(h, lpe, opts.crop_rows, opts.crop_cols, pixels)
+            mse = patch_mse(pred, target, weight, pixels)
+            kl = post.kl_nats(prior_mean, prior_std)
+            kl_total = sum(k.sum() for k in kl.values())
+            loss = (mse.sum() + beta * kl_total) / patches
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            done = it * opts.e_steps + step + 1
+            progress("train", done, total_steps, psnr=_psnr(mse.mean().item()),
+                     bits=kl_total.item() / LN2 / patches / arch.patch ** 2)
+        with torch.no_grad():
+            kl_bits_patch = sum(k.sum() for k in post.kl_nats(prior_mean, prior_std).values()).item() / LN2 / patches
+            _m_step(post, prior_mean, prior_std)
+            ratio = kl_bits_patch / budget
+            if ratio > 1.0 or ratio < 0.9:
+                beta = float(np.clip(beta * np.clip(ratio ** 2, 1 / 3, 3), 1e-12, 1.0))
+            history.append({"iteration": it + 1, "bpp": round(kl_bits_patch / arch.patch ** 2, 4),
+                            "psnr": round(_psnr(mse.mean().item()), 3), "beta": beta})
+        if checkpoint:
+            _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, beta, it + 1, history)
+    pack = _finish(net, post, prior_mean, prior_std, beta, opts, data, time.time() - t0, dev, history)
+    from .pack import save
+
+    pack.pack_id = save(pack, out)
+    pack.path = out
+    return pack
+
+
+def _psnr(mse: float) -> float:
+    return 10 * math.log10(4.0 / max(mse, 1e-12))     # signal range [-1, 1]
+
+
+def _m_step(post: Posterior, prior_mean: dict, prior_std: dict) -> None:
+    for lv in LEVELS:
+        m = post.mean[str(lv)].reshape(-1, post.mean[str(lv)].shape[-1])
+        var = torch.exp(2 * post.logstd[str(lv)]).reshape(m.shape)
+        prior_mean[lv] = m.mean(0)
+        spread = m.var(0) if m.shape[0] > 1 else torch.zeros_like(prior_mean[lv])
+        prior_std[lv] = torch.sqrt(var.mean(0) + spread).clamp_min(1e-8)
+
+
+def _finish(net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict, beta: float, opts: TrainOptions,
+            data: Path, seconds: float, dev: torch.device, history: list[dict]) -> Pack:
+    arch = opts.arch
+    with torch.no_grad():
+        kl = post.kl_nats(prior_mean, prior_std)
+        kl_bits = {lv: (kl[lv].reshape(-1, kl[lv].shape[-1]).mean(0) / LN2).cpu().numpy() for lv in LEVELS}
+        init_logstd = {lv: post.logstd[str(lv)].reshape(-1, kl[lv].shape[-1]).mean(0).cpu().numpy() for lv in LEVELS}
+    info = {"data": str(data), "command": " ".join(["inrzip"] + sys.argv[1:]) if sys.argv[0].endswith("inrzip") else "python api", "options": {k: v for k, v in asdict(opts).items() if k != "arch"},
+            "seconds": round(seconds, 1), "device": str(dev), "torch": torch.__version__,
+            "history_tail": history[-5:]}
+    return Pack(arch=arch, rate_bpp=opts.rate_bpp, beta=beta,
+                level_bits={lv: float(kl_bits[lv].sum()) for lv in LEVELS},
+                A=[a.detach().cpu().numpy() for a in net.A],
+                upsampler=[(c.weight.detach().cpu().numpy(), c.bias.detach().cpu().numpy()) for c in net.convs],
+                prior_mean={lv: prior_mean[lv].cpu().numpy() for lv in LEVELS},
+                prior_std={lv: prior_std[lv].cpu().numpy() for lv in LEVELS},
+                init_logstd=init_logstd, kl_bits=kl_bits, info=info)
+
+
+def _save_checkpoint(path: Path, net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict,
+                     beta: float, iteration: int, history: list[dict]) -> None:
+    from safetensors.torch import save_file
+
+    from ...fileio import atomic_path
+
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tensors.update({f"post.{k}": v.detach().cpu().contiguous() for k, v in post.state_dict().items()})
+    tensors.update({f"prior_mean.{lv}": prior_mean[lv].cpu() for lv in LEVELS})
+    tensors.update({f"prior_std.{lv}": prior_std[lv].cpu() for lv in LEVELS})
+    with atomic_path(Path(path)) as tmp:
+        save_file(tensors, str(tmp), metadata={"beta": repr(beta), "iteration": str(iteration),
+                                               "history": json.dumps(history)})
+
+
+def _resume(path: Path, net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict) -> tuple[float, int, list]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    dev = next(net.parameters()).device
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, strict=False)
+    try:
+        post.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("post.")}, strict=False)
+    except RuntimeError as e:
+        raise UsageError(f"{path}: checkpoint does not match these training options ({e})") from None
+    for lv in LEVELS:
+        prior_mean[lv] = tensors[f"prior_mean.{lv}"].to(dev)
+        prior_std[lv] = tensors[f"prior_std.{lv}"].to(dev)
+    return float(meta["beta"]), int(meta["iteration"]), json.loads(meta["history"])

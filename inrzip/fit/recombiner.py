@@ -1,0 +1,163 @@
+"""Torch half of RECOMBINER: the patch network, the three-level posterior, and the losses that
+prior training (Algorithm 1) and the encoder share.
+
+Everything is batched over B images of R x C patches each (training crops, or the one image
+being encoded). Posterior means and log-stds live in the natural layout (instance, variable);
+the REC block layout is applied by index arrays in the encoder.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..backends.rec.arch import (
+    LEVEL_GROUP,
+    LEVEL_IMAGE,
+    LEVEL_PATCH,
+    RecArch,
+    fourier_features,
+    group_count,
+    patch_groups,
+)
+
+LEAK = 0.01
+LN2 = math.log(2.0)
+
+
+class RecNet(nn.Module):
+    """A matrices and the positional-encoding upsampler (the parts a pack holds besides priors)."""
+
+    def __init__(self, arch: RecArch):
+        super().__init__()
+        self.arch = arch
+        # Practical change: A starts at identity plus the reference's U(+-1/a) noise, so a short
+        # CPU training starts from a SIREN-scaled network instead of weights ~1e-4.
+        self.A = nn.ParameterList(
+            nn.Parameter(torch.eye(a) + torch.empty(a, a).uniform_(-1.0 / a, 1.0 / a)) for a in arch.layer_sizes)
+        self.convs = nn.ModuleList(nn.Conv2d(i, o, k, padding=k // 2) for o, i, k in arch.upsampler_shapes)
+        self.register_buffer("fourier", torch.from_numpy(fourier_features(arch)), persistent=False)
+
+    def load_pack_tensors(self, A: list[np.ndarray], upsampler: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        with torch.no_grad():
+            for p, a in zip(self.A, A):
+                p.copy_(torch.from_numpy(a))
+            for conv, (w, b) in zip(self.convs, upsampler):
+                conv.weight.copy_(torch.from_numpy(w))
+                conv.bias.copy_(torch.from_numpy(b))
+
+    def positional(self, lpe: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+        """lpe (B, R*C, cells*cells*Cl) -> features (B, R*C, P*P, lpe_out)."""
+        a = self.arch
+        b = lpe.shape[0]
+        cells = a.patch // a.lpe_stride
+        x = lpe.reshape(b, rows, cols, cells, cells, a.lpe_channels).permute(0, 5, 1, 3, 2, 4)
+        x = x.reshape(b, a.lpe_channels, rows * cells, cols * cells)
+        for i, (conv, factor) in enumerate(zip(self.convs, (4, 2, 2))):
+            x = conv(F.interpolate(x, scale_factor=factor, mode="nearest"))
+            if i < 2:
+                x = F.leaky_relu(x, LEAK)
+        p = a.patch
+        x = x.reshape(b, a.lpe_out, rows, p, cols, p).permute(0, 2, 4, 3, 5, 1)
+        return x.reshape(b, rows * cols, p * p, a.lpe_out)
+
+    def forward(self, h: torch.Tensor, lpe: torch.Tensor, rows: int, cols: int,
+                pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """h (B, R*C, inr_size), lpe (B, R*C, lpe_size) -> (B, R*C, P*P, channels).
+
+        `pixels` (k,) evaluates the SIREN on only those pixels of every patch (-> (B, R*C, k, channels)),
+        a cheap stochastic estimate of the loss during fitting.
+        """
+        a = self.arch
+        b, n, _ = h.shape
+        feat = self.positional(lpe, rows, cols)
+        four = self.fourier
+        if pixels is not None:
+            feat, four = feat[:, :, pixels], four[pixels]
+        k = four.shape[0]
+        x = torch.cat([four.expand(b, n, -1, -1), feat], dim=3).reshape(b * n, k, a.in_dim)
+        hf = h.reshape(b * n, -1)
+        start = 0
+        for li, (A, (i, o), size) in enumerate(zip(self.A, a.layer_shapes, a.layer_sizes)):
+            w = hf[:, start:start + size] @ A
+            start += size
+            x = torch.baddbmm(w[:, None, :o], x, w[:, o:].reshape(-1, i, o))
+            if li < a.layers - 1:
+                x = torch.sin(a.w0 * x)
+        return x.reshape(b, n, k, a.channels)
+
+
+class Posterior(nn.Module):
+    """Factorised Gaussian posteriors of the three levels for B images of R x C patches."""
+
+    def __init__(self, arch: RecArch, images: int, rows: int, cols: int,
+                 mean: dict[int, torch.Tensor], logstd: dict[int, torch.Tensor]):
+        super().__init__()
+        self.arch, self.rows, self.cols = arch, rows, cols
+        self.counts = {LEVEL_PATCH: rows * cols, LEVEL_GROUP: group_count(rows, cols, arch), LEVEL_IMAGE: 1}
+        self.mean = nn.ParameterDict({str(lv): nn.Parameter(mean[lv].expand(images, self.counts[lv], -1).clone())
+                                      for lv in self.counts})
+        self.logstd = nn.ParameterDict({str(lv): nn.Parameter(logstd[lv].expand(images, self.counts[lv], -1).clone())
+                                        for lv in self.counts})
+        self.register_buffer("group_of_patch", torch.from_numpy(patch_groups(rows, cols, arch)), persistent=False)
+
+    def sample(self, fixed: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None) -> dict[int, torch.Tensor]:
+        """One reparameterised sample per level; `fixed` = (mask, value) of already-coded variables."""
+        z = {}
+        for lv in self.counts:
+            m, s = self.mean[str(lv)], self.logstd[str(lv)]
+            x = m + torch.exp(s) * torch.randn_like(m)
+            if fixed is not None:
+                mask, value = fixed[lv]
+                x = torch.where(mask, value, x)
+            z[lv] = x
+        return z
+
+    def latents(self, z: dict[int, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        inr = self.arch.inr_size
+        h = z[LEVEL_PATCH][..., :inr] + z[LEVEL_GROUP][:, self.group_of_patch] + z[LEVEL_IMAGE]
+        return h, z[LEVEL_PATCH][..., inr:]
+
+    def kl_nats(self, prior_mean: dict[int, torch.Tensor], prior_std: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+        """KL(q || p) per variable, (B, instances, size) per level."""
+        out = {}
+        for lv in self.counts:
+            m, s = self.mean[str(lv)], self.logstd[str(lv)]
+            ps = prior_std[lv]
+            out[lv] = torch.log(ps) - s + (torch.exp(2 * s) + (m - prior_mean[lv]) ** 2) / (2 * ps ** 2) - 0.5
+        return out
+
+
+def patchify(images: torch.Tensor, arch: RecArch) -> torch.Tensor:
+    """(B, H, W, C) with H, W multiples of the patch -> (B, R*C, P*P, C)."""
+    b, hh, ww, c = images.shape
+    p = arch.patch
+    x = images.reshape(b, hh // p, p, ww // p, p, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, (hh // p) * (ww // p), p * p, c)
+
+
+def unpatchify(patches: torch.Tensor, rows: int, cols: int, arch: RecArch) -> torch.Tensor:
+    b, _, _, c = patches.shape
+    p = arch.patch
+    x = patches.reshape(b, rows, cols, p, p, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, rows * p, cols * p, c)
+
+
+def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None) -> torch.Tensor | None:
+    """A random subset of patch pixels (None: all) for one fitting step."""
+    n = arch.patch ** 2
+    if fraction >= 1.0:
+        return None
+    return torch.randperm(n, generator=gen)[: max(1, int(n * fraction))]
+
+
+def patch_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+              pixels: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-patch mean squared error over real (weight 1) pixels: (B, R*C)."""
+    if pixels is not None:
+        target, weight = target[:, :, pixels], weight[:, :, pixels]
+    err = ((pred - target) ** 2).mean(dim=3) * weight
+    return err.sum(dim=2) / weight.sum(dim=2).clamp_min(1.0)

@@ -1,0 +1,223 @@
+"""rec backend: a tiny pack trained here (no GPU, no shipped pack), round trips, rate, crops, errors."""
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from conftest import EXAMPLE_IMAGE
+from helpers import small_image
+
+from inrzip import api, container
+from inrzip.backends.rec import blocks
+from inrzip.backends.rec import format as fmt
+from inrzip.backends.rec import pack as packs
+from inrzip.backends.rec.arch import RecArch
+from inrzip.backends.rec.train import TrainOptions, train
+from inrzip.cli import main
+from inrzip.errors import FormatError, UsageError
+
+TINY = RecArch(patch=32, hidden=16, fourier=8, lpe_channels=4, lpe_mid=8, lpe_out=8, group=2)
+FAST = {"effort": "fast", "steps": 120, "index_bits": 10, "device": "cpu"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def pack_dir(tmp_path_factory):
+    """Train a tiny pack on the example photo (the paper's Algorithm 1, a few EM iterations)."""
+    root = tmp_path_factory.mktemp("rec")
+    data = root / "train"
+    data.mkdir()
+    shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
+    packs_dir = root / "packs"
+    packs_dir.mkdir()
+    opts = TrainOptions(rate_bpp=1.0, crops=4, crop_rows=2, crop_cols=4, em_iterations=5, e_steps=15,
+                        arch=TINY, device="cpu", beta0=3e-5)
+    train(data, packs_dir / "tiny.safetensors", opts)
+    return packs_dir
+
+
+@pytest.fixture(scope="module")
+def coded(pack_dir):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("INRZIP_PACK_PATH", str(pack_dir))
+    sig = small_image(40, 72)            # not a multiple of the 32-px patch: padded, cropped back
+    rep = api.encode(sig, None, rate="1.5bpp", backend="rec", options=FAST)
+    yield sig, rep
+    mp.undo()
+
+
+@pytest.fixture
+def packs_on_path(pack_dir, monkeypatch):
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(pack_dir))
+    return pack_dir
+
+
+def test_pack_round_trips_and_is_named_by_hash(pack_dir):
+    path = pack_dir / "tiny.safetensors"
+    pack = packs.load(path)
+    assert pack.arch == TINY
+    assert pack.pack_id == packs.pack_id_of(path.read_bytes())
+    assert pack.info["options"]["em_iterations"] == 5     # a pack records how it was made
+    assert all(np.all(pack.prior_std[lv] > 0) for lv in packs.LEVELS)
+
+
+def test_round_trip_meets_rate_and_matches_the_encoder(coded, packs_on_path):
+    sig, rep = coded
+    target = 1.5 * 40 * 72 / 8
+    assert abs(len(rep.data) / target - 1) <= 0.05, (len(rep.data), target)
+    out = api.decode(rep.data).signal
+    assert out.data.shape == sig.data.shape and out.data.dtype == np.uint8
+    err = out.data.astype(float) - sig.data.astype(float)
+    psnr = 10 * np.log10(255.0 ** 2 / np.mean(err ** 2))
+    # the numpy decoder rebuilds what the torch encoder coded
+    assert abs(psnr - rep.stats["psnr_estimate"]) < 0.05
+    assert psnr > 18.0
+
+
+def test_crop_decode_equals_region(coded, packs_on_path):
+    _, rep = coded
+    full = api.decode(rep.data).signal.data
+    for crop, (a, b, c, d) in [("0:32,0:32", (0, 32, 0, 32)), ("5:37,40:72", (5, 37, 40, 72))]:
+        part = api.decode(rep.data, crop=crop).signal.data
+        assert np.array_equal(part, full[a:b, c:d])
+
+
+def test_encode_is_deterministic_on_cpu(coded, packs_on_path):
+    sig, rep = coded
+    again = api.encode(sig, None, rate="1.5bpp", backend="rec", options=FAST)
+    assert again.data == rep.data
+
+
+def test_portrait_and_lower_rate(packs_on_path):
+    sig = small_image(70, 33)
+    rep = api.encode(sig, None, rate="0.8bpp", backend="rec", options=FAST)
+    assert abs(len(rep.data) / (0.8 * 70 * 33 / 8) - 1) <= 0.05
+    assert api.decode(rep.data).signal.data.shape == (70, 33, 3)
+
+
+def test_missing_pack_is_a_clear_error(coded, tmp_path, monkeypatch):
+    _, rep = coded
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    with pytest.raises(FormatError, match="model pack [0-9a-f]{16}.*not installed"):
+        api.decode(rep.data)
+
+
+def test_changed_pack_is_not_used(coded, pack_dir, tmp_path, monkeypatch):
+    _, rep = coded
+    data = bytearray((pack_dir / "tiny.safetensors").read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "tiny.safetensors").write_bytes(bytes(data))
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    with pytest.raises(FormatError, match="not installed"):
+        api.decode(rep.data)
+
+
+def test_damaged_params_and_index_chunk(coded, packs_on_path):
+    _, rep = coded
+    r = container.Reader.from_bytes(rep.data)
+    header, payload = r.header, r.read_chunk(0)
+    p = fmt.RecParams.from_bytes(header.params)
+    bad = [
+        container.build(container.Header(**{**header.__dict__, "params": b"\x02" + header.params[1:]}), [(fmt.INDEX_CHUNK, payload)]),
+        container.build(header, [(fmt.INDEX_CHUNK, payload[:-1])]),
+        container.build(container.Header(**{**header.__dict__, "params": fmt.RecParams(
+            p.pack_id, p.index_bits, p.seed, (10 ** 6, 1, 1)).to_bytes()}), [(fmt.INDEX_CHUNK, payload)]),
+        container.build(header, []),
+    ]
+    for data in bad:
+        with pytest.raises(FormatError):
+            api.decode(data)
+
+
+def test_params_reject_garbage():
+    for raw in [b"", b"\x01", b"\x01\x08" + b"x" * 8 + b"\x00", b"\x01\x08" + b"x" * 8 + b"\x10\x00\x01\x01\x01\xff"]:
+        with pytest.raises(FormatError):
+            fmt.RecParams.from_bytes(raw)
+
+
+def test_block_layout_is_deterministic_and_covers_every_variable():
+    kl = np.abs(np.sin(np.arange(500))) * 3 + 0.01
+    gid = blocks.group_of_variables(kl.astype(np.float32), 1, 37)
+    assert np.array_equal(gid, blocks.group_of_variables(kl.astype(np.float32), 1, 37))
+    counts = np.bincount(gid, minlength=37)
+    assert counts.min() >= 1 and counts.sum() == 500
+    mass = np.bincount(gid, weights=kl, minlength=37)
+    assert mass.max() < 2.5 * mass.mean()            # roughly equal KL per block
+    perm = blocks.row_permutation(1, 6, 500)
+    assert all(sorted(perm[:, j]) == list(range(6)) for j in range(500))
+
+
+def test_index_packing_round_trips():
+    rng = np.random.default_rng(1)
+    for bits in (1, 10, 16, 20):
+        idx = rng.integers(0, 1 << bits, size=77)
+        data = blocks.pack_indices(idx, bits)
+        assert len(data) == -(-77 * bits // 8)
+        assert np.array_equal(blocks.unpack_indices(data, 77, bits), idx)
+
+
+def test_candidate_noise_golden_values():
+    """The candidate stream is part of the format (formats/rec.md): pin a few values."""
+    eps = blocks.candidate_noise(0, 1, np.array([0, 65535]), 3)
+    again = blocks.candidate_noise(0, 1, np.array([65535]), 2)
+    assert np.array_equal(eps[1, :2], again[0])      # any prefix of a candidate is that candidate
+    np.testing.assert_allclose(eps, GOLDEN_EPS, rtol=0, atol=1e-12)
+
+
+GOLDEN_EPS = np.array([[-0.15825086583763728, 0.23170249222822578, -0.5912203862879444],
+                       [1.8328994583924803, 0.5152551513655489, -0.7721488394847413]])
+
+
+def test_decode_never_imports_torch(coded, packs_on_path, tmp_path):
+    _, rep = coded
+    path = tmp_path / "x.inrz"
+    path.write_bytes(rep.data)
+    code = textwrap.dedent(f"""
+        import sys
+        import inrzip.api as api
+        api.decode({str(path)!r}, crop="0:16,0:16")
+        assert "torch" not in sys.modules, "decode imported torch"
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_usage_errors(packs_on_path, tmp_path):
+    sig = small_image(32, 32)
+    with pytest.raises(UsageError, match="rate"):
+        api.encode(sig, None, backend="rec", options=FAST)
+    with pytest.raises(UsageError, match="channel"):
+        gray = type(sig)(sig.data[:, :, :1].copy(), "image", 8)
+        api.encode(gray, None, rate="1bpp", backend="rec", options=FAST)
+    with pytest.raises(UsageError, match="effort"):
+        api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "effort": "huge"})
+    with pytest.raises(UsageError, match="not found"):
+        api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "pack": str(tmp_path / "none.safetensors")})
+    with pytest.raises(UsageError, match="scale"):
+        api.decode(api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5}).data, scale=2.0)
+
+
+def test_train_cli_writes_a_pack_and_resumes(tmp_path, capsys):
+    data = tmp_path / "train"
+    data.mkdir()
+    shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
+    out, ck = tmp_path / "p.safetensors", tmp_path / "ck.safetensors"
+    args = ["train", "--data", str(data), "-o", str(out), "-b", "0.5bpp", "--device", "cpu", "--checkpoint", str(ck),
+            "-O", "crops=2", "-O", "crop_rows=2", "-O", "crop_cols=2", "-O", "em_iterations=2", "-O", "e_steps=3",
+            "-O", "arch.patch=32", "-O", "arch.hidden=8", "-O", "arch.lpe_channels=2", "-O", "arch.lpe_mid=4",
+            "-O", "arch.lpe_out=4", "-O", "arch.fourier=4", "-q", "--json"]
+    assert main(args) == 0
+    assert packs.load(out).arch.hidden == 8 and ck.exists()
+    assert main(args) == 1                                    # exists: needs --force
+    assert main(args + ["--force"]) == 0                      # resumes from the finished checkpoint
+    assert main(["train", "--data", str(data), "-o", str(tmp_path / "q.safetensors"), "-O", "bogus=1", "-q"]) == 1
+    assert main(["train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "q.safetensors"), "-q"]) == 1
