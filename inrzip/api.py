@@ -5,10 +5,12 @@ Nothing here imports torch: encoders are imported lazily through the backend reg
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -154,7 +156,19 @@ def _decode_reader(reader: container.Reader, region: Region) -> np.ndarray:
     name = reader.header.backend
     if name not in backends.REGISTRY:
         raise FormatError(f"{reader.name}: backend {name!r} is not supported by this inrzip; upgrade inrzip")
-    return backends.decoder(name).decode(reader, region)
+    with _naming(reader):
+        return backends.decoder(name).decode(reader, region)
+
+
+@contextlib.contextmanager
+def _naming(reader: container.Reader) -> Iterator[None]:
+    """Prefix a backend's FormatError with the file's name when it does not already say it."""
+    try:
+        yield
+    except FormatError as e:
+        if str(e).startswith(f"{reader.name}:"):
+            raise
+        raise type(e)(f"{reader.name}: {e}") from None
 
 
 def decode(source: Source, output: str | os.PathLike | BinaryIO | None = None, *,
@@ -242,11 +256,12 @@ def crop(source: Source, output: str | os.PathLike | None = None, *, region: str
         if not hasattr(dec, "crop"):
             raise UsageError(f"{reader.name}: a {name} file cannot be cut without re-encoding; only "
                              "croppable files can (encode with --backend croppable), or use decode --crop")
-        spans = parse_crop(region, reader.header)
+        spans = parse_crop(region, reader.header, "--region")
         if out_path is not None:
             inputs = [Path(source)] if isinstance(source, (str, os.PathLike)) else []
             check_output(out_path, force, inputs)
-        header, chunks = dec.crop(reader, spans)
+        with _naming(reader):
+            header, chunks = dec.crop(reader, spans)
         bytes_read, input_bytes = reader.bytes_read, reader.size or 0
     data = container.build(header, chunks)
     if out_path is not None:

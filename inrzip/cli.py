@@ -266,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps every failure to one line on stderr and an exit code."""
     try:
         result = app(args=argv, standalone_mode=False, prog_name="inrzip")
-        return result if isinstance(result, int) else 0
+        code = result if isinstance(result, int) else 0
+        if code == 130:   # typer turns Ctrl-C inside a command into a silent exit code 130
+            err.print("inrzip: interrupted", markup=False)
+        return code
     except typer.Exit as e:
         return e.exit_code
     except ClickException as e:  # bad arguments or options (or no arguments: help shown)
