@@ -56,7 +56,7 @@ class RecOptions:
     effort: str = "normal"
     steps: int = 0            # 0: from effort
     finetune: int = -1        # fine-tune steps per coding round; -1: from effort
-    lr: float = 2e-3          # reference: 2e-4 over 30k steps
+    lr: float = 1e-3          # reference: 2e-4 over 30k steps
     index_bits: int = 16
     seed: int = 0
     pack: str = ""            # path to a pack; default: the installed pack nearest the rate
