@@ -43,3 +43,20 @@ def test_bad_input(case, workdir, capsys, monkeypatch):
     code = cli.main(args)
     err = capsys.readouterr().err
     assert bad.check(case, code, err, before, bad.listing(workdir)) == [], err
+
+
+@pytest.mark.parametrize("exc,code,line", [
+    (RuntimeError("boom"), 3, "inrzip: internal error: RuntimeError: boom (please report)"),
+    (KeyboardInterrupt(), 130, "inrzip: interrupted"),
+])
+def test_internal_error_and_interrupt_exit_codes(exc, code, line, workdir, capsys, monkeypatch):
+    """A bug (any non-inrzip exception) is exit 3 and Ctrl-C exit 130, each one line."""
+    from inrzip import api
+
+    def fail(*args, **kwargs):
+        raise exc
+    monkeypatch.setattr(api, "decode", fail)
+    before = bad.listing(workdir)
+    assert cli.main(["decode", str(workdir / "img.inrz"), "-o", str(workdir / "never.png")]) == code
+    assert capsys.readouterr().err.strip() == line
+    assert bad.listing(workdir) == before
