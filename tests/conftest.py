@@ -9,6 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("INRZIP_SHARED_DATA", REPO.parent / "shared" / "data"))
 EXAMPLE_IMAGE = REPO / "examples" / "kodim03_crop.png"
+# the rec golden vector's model pack lives beside the vectors (formats/vectors/make_vectors.py)
+os.environ.setdefault("INRZIP_PACK_PATH", str(REPO / "formats" / "vectors"))
 
 
 @pytest.fixture

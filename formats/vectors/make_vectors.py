@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +24,25 @@ from inrzip.media import read_signal  # noqa: E402
 from inrzip.signal import Signal  # noqa: E402
 
 FIXTURE16 = HERE.parents[1] / "tests" / "fixtures" / "rgb16_nikon_d300_64px.png"
+REC_PACK = HERE / "rec-pack-tiny.safetensors"    # the rec vector's model pack; decoders find it
+os.environ.setdefault("INRZIP_PACK_PATH", str(HERE))   # via INRZIP_PACK_PATH (tests/conftest.py)
+
+
+def rec_tiny_pack() -> Path:
+    """A 60 KB pack trained on the example photo, so the rec vector needs no shipped pack."""
+    if not REC_PACK.exists():
+        from inrzip.backends.rec.arch import RecArch
+        from inrzip.backends.rec.train import TrainOptions, train
+
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copy(HERE.parents[1] / "examples" / "kodim03_crop.png", Path(tmp) / "photo.png")
+            arch = RecArch(patch=32, hidden=8, fourier=8, lpe_channels=4, lpe_mid=8, lpe_out=8, group=2)
+            train(Path(tmp), REC_PACK, TrainOptions(rate_bpp=2.0, crops=4, crop_rows=2, crop_cols=2,
+                                                    em_iterations=4, e_steps=20, arch=arch, device="cpu"))
+    return REC_PACK
 
 
 def small_video() -> Signal:
@@ -51,6 +71,8 @@ VECTORS = {
     "croppable-image.inrz": (small_image(24, 32), None, {**CROPPABLE, "partition": "8"}),
     "croppable-audio.inrz": (small_audio(2000), None, {**CROPPABLE, "partition": "500", "lr": 1e-3}),
     "croppable-video.inrz": (small_video(), None, {**CROPPABLE, "partition": "2x8x8"}),
+    "rec-image.inrz": (small_image(40, 48), "2bpp", {"backend": "rec", "effort": "fast", "steps": 100,
+                                                     "index_bits": 8, "pack": "rec-pack-tiny.safetensors"}),
 }
 
 
@@ -71,6 +93,8 @@ def main(names: list[str]) -> None:
             continue
         opts = dict(opts)
         backend = opts.pop("backend", None)
+        if backend == "rec":
+            opts["pack"] = str(rec_tiny_pack())
         api.encode(signal, path, rate=rate, backend=backend, options={**opts, "device": "cpu", "seed": 7},
                    force=True)
         out = api.decode(path).signal.data
