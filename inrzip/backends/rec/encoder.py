@@ -41,10 +41,10 @@ from . import pack as packs
 from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, patch_grid
 
 RATE_TOLERANCE = 0.05
-EFFORT = {   # (fit steps, fine-tune steps per coding round, beta factor, pixel fraction)
-    "fast": (300, 2, 1.2, 0.25),
-    "normal": (1500, 6, 1.1, 0.25),
-    "max": (30000, 30, 1.05, 1.0),      # the reference schedule (GPU)
+EFFORT = {   # (fit steps, fine-tune steps per coding round, beta factor, pixel fraction, max rounds per level)
+    "fast": (300, 3, 1.2, 0.25, 24),
+    "normal": (1500, 5, 1.1, 0.25, 96),
+    "max": (30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU): one block per row per round
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
 
@@ -56,6 +56,7 @@ class RecOptions:
     effort: str = "normal"
     steps: int = 0            # 0: from effort
     finetune: int = -1        # fine-tune steps per coding round; -1: from effort
+    rounds: int = -1          # most coding rounds per level (0: one block per row per round); -1: effort
     lr: float = 1e-3          # reference: 2e-4 over 30k steps
     index_bits: int = 16
     seed: int = 0
@@ -174,6 +175,7 @@ class RecEncoder:
         self.optimizer = torch.optim.Adam(self.post.parameters(), lr=opts.lr)
         self.patches = self.rows * self.cols
         self.step_count = 0
+        self.max_rounds = 0          # 0: one block per row per round, as the reference
 
     # ---- one optimisation step
     def block_kl_bits(self) -> dict[int, torch.Tensor]:
@@ -230,10 +232,13 @@ class RecEncoder:
         rows = torch.nonzero(pending).flatten().tolist()
         if not rows:
             return 0
-        choice = kl.argmax(dim=1).tolist()
+        left = (~self.coded[level]).sum(dim=1)
+        per_round = max(1, -(-lay.n_groups // self.max_rounds)) if self.max_rounds else 1
+        top = kl.topk(min(per_round, lay.n_groups), dim=1).indices.tolist()
         by_group: dict[int, list[int]] = {}
         for r in rows:
-            by_group.setdefault(choice[r], []).append(r)
+            for g in top[r][: int(left[r])]:
+                by_group.setdefault(g, []).append(r)
         mean, logstd = self.post.mean[str(level)][0], self.post.logstd[str(level)][0]
         mask, value = self.fixed[level]
         for g, grp_rows in by_group.items():
@@ -253,7 +258,7 @@ class RecEncoder:
             value[0, inst, members[None, :]] = chosen
             self.coded[level][r_t, g] = True
             self.indices[level][grp_rows, g] = best.cpu().numpy()
-        return len(rows)
+        return sum(len(v) for v in by_group.values())
 
     @torch.no_grad()
     def reconstruction(self) -> np.ndarray:
@@ -295,10 +300,11 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, opts.index_bits)
     params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups)
 
-    steps, finetune, factor, fraction = EFFORT[opts.effort]
+    steps, finetune, factor, fraction, rounds = EFFORT[opts.effort]
     steps = opts.steps or steps
     finetune = finetune if opts.finetune < 0 else opts.finetune
     enc = RecEncoder(signal, pack, groups, opts, dev)
+    enc.max_rounds = rounds if opts.rounds < 0 else opts.rounds
     mse = kl = 0.0
     for i in range(steps):
         mse, kl = enc.step(factor, fraction)
@@ -325,6 +331,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
              "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune,
+             "finetune_steps": enc.step_count - steps,
              "psnr_estimate": round(psnr, 3), "bytes": total, "target_bytes": round(budget_bits / 8)}
     stats["rate_met"] = abs(total / (budget_bits / 8) - 1) <= RATE_TOLERANCE
     if not stats["rate_met"]:
