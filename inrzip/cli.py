@@ -103,7 +103,7 @@ def encode(
     inputs: Annotated[list[str], typer.Argument(help="Image or audio files ('-' for stdin).")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Output file, directory (for several inputs), or '-' for stdout.")] = None,
     rate: Annotated[str | None, typer.Option("--rate", "-b", help="Target rate: 0.3bpp, 24kbps, 50KB, or a number in bpp (image) / kbps (audio).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="sinr (default), lossless, croppable.")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="sinr (default), rec, lossless, croppable.")] = None,
     lossless: Annotated[bool, typer.Option("--lossless", help="Bit-exact coding (same as --backend lossless).")] = False,
     effort: Annotated[str, typer.Option(help="fast | normal | max: fitting iterations.")] = "normal",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
