@@ -1,7 +1,10 @@
 """Small real inputs for tests, cut from the example image that ships in the repo."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -25,3 +28,25 @@ def small_audio(n: int = 4000, channels: int = 1, rate: int = 8000) -> Signal:
     rows = example_array()[:, :, 0].astype(np.int32).reshape(-1)[: n * channels]
     data = ((rows - 128) * 200).astype(np.int16).reshape(n, channels)
     return Signal(data, "audio", 16, sample_rate=rate)
+
+
+@contextmanager
+def memory_cap(extra_bytes: int = 2 << 30) -> Iterator[None]:
+    """Cap this process's address space at its current size + `extra_bytes` (Linux), so an
+    allocation a hostile file should never cause fails with MemoryError instead of swapping."""
+    import resource
+    try:
+        status = Path("/proc/self/status").read_text()
+        vm_size = int(next(l for l in status.splitlines() if l.startswith("VmSize:")).split()[1]) * 1024
+    except (OSError, StopIteration):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = vm_size + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
