@@ -108,13 +108,14 @@ def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, in
     fourier = fourier_features(arch)
     out = np.empty(((r1 - r0) * p, (c1 - c0) * p, arch.channels), dtype=np.float32)
     todo = [(r, c) for r in range(r0, r1) for c in range(c0, c1)]
+    ids_all = np.array([r * cols + c for r, c in todo])
+    weights_all = layer_weights(h[ids_all], pack.A, arch)    # one large product per layer, not one per batch
     for start in range(0, len(todo), PATCH_BATCH):
         batch = todo[start:start + PATCH_BATCH]
-        ids = np.array([r * cols + c for r, c in batch])
         pf = np.stack([feat[(r - r0) * p:(r - r0 + 1) * p, (c - c0) * p:(c - c0 + 1) * p].reshape(p * p, -1)
                        for r, c in batch])
         x = np.concatenate([np.broadcast_to(fourier, (len(batch),) + fourier.shape), pf], axis=2)
-        y = patch_forward(x, layer_weights(h[ids], pack.A, arch), arch)
+        y = patch_forward(x, [(w[start:start + len(batch)], b[start:start + len(batch)]) for w, b in weights_all], arch)
         for k, (r, c) in enumerate(batch):
             out[(r - r0) * p:(r - r0 + 1) * p, (c - c0) * p:(c - c0 + 1) * p] = y[k].reshape(p, p, -1)
     return out
