@@ -6,11 +6,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 from helpers import small_audio, small_image
 
 from inrzip import api, container
-from inrzip.backends.croppable import decoder as dec, format as fmt, partition as part
+from inrzip.backends.croppable import decoder as dec
+from inrzip.backends.croppable import format as fmt
+from inrzip.backends.croppable import partition as part
 from inrzip.cli import main
 from inrzip.errors import UsageError
 from inrzip.signal import Signal
@@ -18,13 +19,7 @@ from inrzip.signal import Signal
 FAST = {"steps": 300, "device": "cpu", "lr": 1e-2}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets: one torch thread is much faster than two fighting a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

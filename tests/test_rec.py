@@ -6,7 +6,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 from conftest import EXAMPLE_IMAGE
 from helpers import small_image
 
@@ -23,12 +22,7 @@ TINY = RecArch(patch=32, hidden=16, fourier=8, lpe_channels=4, lpe_mid=8, lpe_ou
 FAST = {"effort": "fast", "steps": 120, "index_bits": 10, "device": "cpu"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
