@@ -39,6 +39,7 @@ from . import blocks
 from . import format as fmt
 from . import pack as packs
 from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, patch_grid
+from .decoder import level_rows
 
 RATE_TOLERANCE = 0.05
 EFFORT = {   # (fit steps, fine-tune steps per coding round, beta factor, pixel fraction, max rounds per level)
@@ -158,11 +159,10 @@ class RecEncoder:
         self.net.load_pack_tensors(pack.A, pack.upsampler)
         for q in self.net.parameters():
             q.requires_grad_(False)
-        tens = {lv: torch.from_numpy(pack.prior_mean[lv]).to(dev) for lv in packs.LEVELS}
-        self.prior_mean = tens
+        self.prior_mean = {lv: torch.from_numpy(pack.prior_mean[lv]).to(dev) for lv in packs.LEVELS}
         self.prior_std = {lv: torch.from_numpy(pack.prior_std[lv]).to(dev) for lv in packs.LEVELS}
         init_logstd = {lv: torch.from_numpy(pack.init_logstd[lv]).to(dev) for lv in packs.LEVELS}
-        self.post = Posterior(arch, 1, self.rows, self.cols, tens, init_logstd).to(dev)
+        self.post = Posterior(arch, 1, self.rows, self.cols, self.prior_mean, init_logstd).to(dev)
         self.level_rows = {lv: self.post.counts[lv] for lv in packs.LEVELS}
         self.layout = layouts(pack, self.level_rows, groups, dev)
         self.beta = {lv: torch.full((self.level_rows[lv], self.layout[lv].n_groups), pack.beta, device=dev)
@@ -290,11 +290,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
                          "(use --backend sinr)")
     dev = resolve(opts.device)
     torch.manual_seed(opts.seed)
-    rows, cols = patch_grid(h, w, arch)
-    enc_rows = {LEVEL_PATCH: rows * cols, LEVEL_GROUP: 0, LEVEL_IMAGE: 1}
-    from .arch import group_count
-    enc_rows[LEVEL_GROUP] = group_count(rows, cols, arch)
     header = container.Header("rec", "image", (h, w), signal.channels, signal.bit_depth)
+    enc_rows = level_rows(header, arch)
     guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))
     groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, opts.index_bits)
