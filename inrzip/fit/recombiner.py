@@ -23,9 +23,14 @@ from ..backends.rec.arch import (
     group_count,
     patch_groups,
 )
+from ..backends.rec.network import LEAK
 
-LEAK = 0.01
 LN2 = math.log(2.0)
+
+
+def unit_psnr(mse: float) -> float:
+    """PSNR of a mean squared error on signals in [-1, 1] (peak-to-peak 2)."""
+    return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
 class RecNet(nn.Module):

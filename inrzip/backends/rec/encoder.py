@@ -29,6 +29,7 @@ from ...fit.recombiner import (
     patch_mse,
     patchify,
     random_pixels,
+    unit_psnr,
     unpatchify,
 )
 from ...progress import Progress, silent
@@ -272,9 +273,6 @@ class RecEncoder:
         return np.concatenate([self.indices[lv].reshape(-1) for lv in (LEVEL_IMAGE, LEVEL_GROUP, LEVEL_PATCH)])
 
 
-def _psnr(mse: float) -> float:
-    return 10 * math.log10(4.0 / max(mse, 1e-12))
-
 
 def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
     opts = parse_options(options)
@@ -305,7 +303,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     mse = kl = 0.0
     for i in range(steps):
         mse, kl = enc.step(factor, fraction)
-        progress("fit", i + 1, steps, psnr=_psnr(mse), bits=kl)
+        progress("fit", i + 1, steps, psnr=unit_psnr(mse), bits=kl)
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
     done = 0
     gumbel = enc.gumbel()
@@ -318,7 +316,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
             done += n
             for _ in range(finetune):
                 mse, _ = enc.step(factor, fraction)
-            progress("code", done, total_blocks, psnr=_psnr(mse), bits=done * opts.index_bits)
+            progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * opts.index_bits)
         del eps
     payload = blocks.pack_indices(enc.index_stream(), opts.index_bits)
     recon = enc.reconstruction()[:h, :w]

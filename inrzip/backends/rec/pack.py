@@ -116,6 +116,15 @@ def _metadata(data: bytes) -> dict[str, str]:
     return json.loads(data[8:8 + n]).get("__metadata__", {})
 
 
+def _file_metadata(path: Path) -> dict[str, str]:
+    """A pack file's metadata from its safetensors header alone (not the multi-MB tensors)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if n > 1 << 24:
+            raise ValueError("safetensors header too large")
+        return _metadata(n.to_bytes(8, "little") + f.read(n))
+
+
 def _check_shapes(pack: Pack) -> None:
     arch = pack.arch
     ok = [a.shape == (s, s) for a, s in zip(pack.A, arch.layer_sizes)]
@@ -169,8 +178,7 @@ def shipped_rates() -> list[tuple[float, Path]]:
     rates = []
     for path in available():
         try:
-            data = path.read_bytes()
-            rates.append((float(_metadata(data)["rate_bpp"]), path))
+            rates.append((float(_file_metadata(path)["rate_bpp"]), path))
         except (KeyError, ValueError, OSError, json.JSONDecodeError):
             continue
     return sorted(rates)

@@ -20,7 +20,15 @@ import torch
 
 from ...errors import UsageError
 from ...fit.device import resolve
-from ...fit.recombiner import LN2, Posterior, RecNet, patch_mse, patchify, random_pixels
+from ...fit.recombiner import (
+    LN2,
+    Posterior,
+    RecNet,
+    patch_mse,
+    patchify,
+    random_pixels,
+    unit_psnr,
+)
 from ...progress import Progress, silent
 from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, RecArch
 from .pack import LEVELS, Pack
@@ -164,7 +172,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             loss.backward()
             optimizer.step()
             done = it * opts.e_steps + step + 1
-            progress("train", done, total_steps, psnr=_psnr(mse.mean().item()),
+            progress("train", done, total_steps, psnr=unit_psnr(mse.mean().item()),
                      bits=kl_total.item() / LN2 / patches / arch.patch ** 2)
         with torch.no_grad():
             kl_bits_patch = sum(k.sum() for k in post.kl_nats(prior_mean, prior_std).values()).item() / LN2 / patches
@@ -173,7 +181,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             if ratio > 1.0 or ratio < 0.9:
                 beta = float(np.clip(beta * np.clip(ratio ** 2, 1 / 3, 3), 1e-12, 1.0))
             history.append({"iteration": it + 1, "bpp": round(kl_bits_patch / arch.patch ** 2, 4),
-                            "psnr": round(_psnr(mse.mean().item()), 3), "beta": beta})
+                            "psnr": round(unit_psnr(mse.mean().item()), 3), "beta": beta})
         if checkpoint:
             _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, beta, it + 1, history)
     pack = _finish(net, post, prior_mean, prior_std, beta, opts, data, time.time() - t0, dev, history)
@@ -183,9 +191,6 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     pack.path = out
     return pack
 
-
-def _psnr(mse: float) -> float:
-    return 10 * math.log10(4.0 / max(mse, 1e-12))     # signal range [-1, 1]
 
 
 def _m_step(post: Posterior, prior_mean: dict, prior_std: dict) -> None:
