@@ -231,10 +231,11 @@ def info(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Folder of training images (never the test set).")],
+    data: Annotated[Path, typer.Option("--data", help="Folder of training images or audio (never the test set).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model pack to write (.safetensors).")],
-    rate: Annotated[str, typer.Option("--rate", "-b", help="Bit budget the pack is trained for, e.g. 0.3bpp.")] = "0.3bpp",
-    modality: Annotated[str, typer.Option(help="image (audio and video packs: not yet).")] = "image",
+    rate: Annotated[str, typer.Option("--rate", "-b", help="Bit budget the pack is trained for: 0.3bpp (image), 6kbps or 0.4bpp = bits per sample (audio).")] = "0.3bpp",
+    modality: Annotated[str, typer.Option(help="image | audio (video packs: not yet).")] = "image",
+    sample_rate: Annotated[int, typer.Option(help="Audio: the sample rate that turns a kbps budget into bits per sample.")] = 16000,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file: saved every EM iteration, resumed from if it exists.")] = None,
     opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, em_iterations, e_steps, lr, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
@@ -244,22 +245,30 @@ def train(
     from .fileio import check_output
     from .rate import parse_rate
 
-    if modality != "image":
-        raise UsageError(f"--modality {modality}: only image packs can be trained so far")
+    if modality not in ("image", "audio"):
+        raise UsageError(f"--modality {modality}: only image and audio packs can be trained so far")
     if not data.is_dir():
         raise UsageError(f"--data {data}: not a folder")
+    if sample_rate <= 0:
+        raise UsageError("--sample-rate must be positive")
     check_output(output, force)
-    budget = parse_rate(rate, "image")
-    if budget.unit != "bpp":
-        raise UsageError(f"--rate {rate}: give the pack's budget in bpp (e.g. 0.3bpp)")
+    budget = parse_rate(rate, modality)
+    if budget.unit == "bpp":
+        per_point = budget.value
+    elif modality == "audio" and budget.unit in ("bps", "kbps", "kb/s", "mbps", "mb/s"):
+        per_point = budget.budget_bits(1, 1.0) / sample_rate
+    else:
+        raise UsageError(f"--rate {rate}: give the pack's budget in bpp"
+                         + (" or kbps" if modality == "audio" else "") + " (e.g. 0.3bpp)")
     from .backends.rec import train as rec_train
 
-    options = rec_train.parse_train_options(_parse_options(opt or []), budget.value, device)
+    options = rec_train.parse_train_options(_parse_options(opt or []), per_point, device, modality)
     with _Bar(_show_progress(quiet), output.name) as bar:
         pack = rec_train.train(data, output, options, progress=bar, checkpoint=checkpoint)
     result = {"output": str(output), "pack": pack.pack_id.hex(), "rate_bpp": pack.rate_bpp,
               "level_bits": pack.level_bits, "seconds": pack.info["seconds"]}
-    _emit(result, as_json, f"{output}: pack {pack.pack_id.hex()} for {pack.rate_bpp} bpp in {pack.info['seconds']} s", quiet)
+    unit = "bits per pixel" if modality == "image" else "bits per sample"
+    _emit(result, as_json, f"{output}: pack {pack.pack_id.hex()} for {pack.rate_bpp:.4g} {unit} in {pack.info['seconds']} s", quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,8 @@ class RecNet(nn.Module):
         # CPU training starts from a SIREN-scaled network instead of weights ~1e-4.
         self.A = nn.ParameterList(
             nn.Parameter(torch.eye(a) + torch.empty(a, a).uniform_(-1.0 / a, 1.0 / a)) for a in arch.layer_sizes)
-        self.convs = nn.ModuleList(nn.Conv2d(i, o, k, padding=k // 2) for o, i, k in arch.upsampler_shapes)
+        conv = nn.Conv2d if arch.dims == 2 else nn.Conv1d
+        self.convs = nn.ModuleList(conv(i, o, k, padding=k // 2) for o, i, k in arch.upsampler_shapes)
         self.register_buffer("fourier", torch.from_numpy(fourier_features(arch)), persistent=False)
 
     def load_pack_tensors(self, A: list[np.ndarray], upsampler: list[tuple[np.ndarray, np.ndarray]]) -> None:
@@ -55,19 +56,29 @@ class RecNet(nn.Module):
                 conv.bias.copy_(torch.from_numpy(b))
 
     def positional(self, lpe: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-        """lpe (B, R*C, cells*cells*Cl) -> features (B, R*C, P*P, lpe_out)."""
+        """lpe (B, R*C, cells^dims*Cl) -> features (B, R*C, points, lpe_out).
+
+        Images stitch all patches into one grid; audio stitches each row (channel) on its own.
+        """
         a = self.arch
         b = lpe.shape[0]
         cells = a.patch // a.lpe_stride
-        x = lpe.reshape(b, rows, cols, cells, cells, a.lpe_channels).permute(0, 5, 1, 3, 2, 4)
-        x = x.reshape(b, a.lpe_channels, rows * cells, cols * cells)
+        if a.dims == 2:
+            x = lpe.reshape(b, rows, cols, cells, cells, a.lpe_channels).permute(0, 5, 1, 3, 2, 4)
+            x = x.reshape(b, a.lpe_channels, rows * cells, cols * cells)
+        else:
+            x = lpe.reshape(b * rows, cols, cells, a.lpe_channels).permute(0, 3, 1, 2)
+            x = x.reshape(b * rows, a.lpe_channels, cols * cells)
         for i, (conv, factor) in enumerate(zip(self.convs, (4, 2, 2))):
             x = conv(F.interpolate(x, scale_factor=factor, mode="nearest"))
             if i < 2:
                 x = F.leaky_relu(x, LEAK)
         p = a.patch
-        x = x.reshape(b, a.lpe_out, rows, p, cols, p).permute(0, 2, 4, 3, 5, 1)
-        return x.reshape(b, rows * cols, p * p, a.lpe_out)
+        if a.dims == 2:
+            x = x.reshape(b, a.lpe_out, rows, p, cols, p).permute(0, 2, 4, 3, 5, 1)
+        else:
+            x = x.reshape(b, rows, a.lpe_out, cols, p).permute(0, 1, 3, 4, 2)
+        return x.reshape(b, rows * cols, a.patch_points, a.lpe_out)
 
     def forward(self, h: torch.Tensor, lpe: torch.Tensor, rows: int, cols: int,
                 pixels: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,24 +147,34 @@ class Posterior(nn.Module):
         return out
 
 
-def patchify(images: torch.Tensor, arch: RecArch) -> torch.Tensor:
-    """(B, H, W, C) with H, W multiples of the patch -> (B, R*C, P*P, C)."""
-    b, hh, ww, c = images.shape
+def patchify(signals: torch.Tensor, arch: RecArch) -> torch.Tensor:
+    """Whole-patch signals -> (B, R*C, points, out channels).
+
+    Images (B, H, W, C) -> (B, R*C, P*P, C); audio (B, N, channels) -> (B, channels * N/P, P, 1),
+    one row of patches per channel.
+    """
     p = arch.patch
-    x = images.reshape(b, hh // p, p, ww // p, p, c).permute(0, 1, 3, 2, 4, 5)
+    if arch.dims == 1:
+        b, n, ch = signals.shape
+        return signals.permute(0, 2, 1).reshape(b, ch * (n // p), p, 1)
+    b, hh, ww, c = signals.shape
+    x = signals.reshape(b, hh // p, p, ww // p, p, c).permute(0, 1, 3, 2, 4, 5)
     return x.reshape(b, (hh // p) * (ww // p), p * p, c)
 
 
 def unpatchify(patches: torch.Tensor, rows: int, cols: int, arch: RecArch) -> torch.Tensor:
+    """Inverse of patchify: (B, H, W, C) images or (B, N, channels = rows) audio."""
     b, _, _, c = patches.shape
     p = arch.patch
+    if arch.dims == 1:
+        return patches.reshape(b, rows, cols * p).permute(0, 2, 1)
     x = patches.reshape(b, rows, cols, p, p, c).permute(0, 1, 3, 2, 4, 5)
     return x.reshape(b, rows * p, cols * p, c)
 
 
 def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None) -> torch.Tensor | None:
     """A random subset of patch pixels (None: all) for one fitting step."""
-    n = arch.patch ** 2
+    n = arch.patch_points
     if fraction >= 1.0:
         return None
     return torch.randperm(n, generator=gen)[: max(1, int(n * fraction))]

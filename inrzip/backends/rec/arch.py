@@ -1,6 +1,11 @@
 """RECOMBINER architecture: the numbers a model pack fixes, shared by trainer, encoder, decoder.
 
-Per P x P patch a SIREN (in -> hidden x 3 -> channels, w0 30, last layer linear) whose input is
+`dims` = 2 (images: P x P pixel patches) or 1 (audio: P-sample patches). Every signal is laid
+out as a grid of rows x cols patches: an image's patch grid, or for audio one row of
+consecutive patches per channel (so a level-2 group of G x G patches spans G patches of time in
+up to G channels, and the 1-D upsampler runs along time only, never across channels).
+
+Per patch a SIREN (in -> hidden x 3 -> channels, w0 30, last layer linear) whose input is
 F Fourier features of the patch-local coordinate plus `lpe_out` channels upsampled from a
 learned positional-encoding grid of (P / 16)^2 x `lpe_channels` latents per patch. The latent
 vector h of each layer ([bias; W row-major (in x out)], as in the reference code) maps to the
@@ -21,7 +26,7 @@ LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE = 1, 2, 3
 class RecArch:
     """Everything about the network a pack fixes; stored as JSON in the pack's metadata."""
 
-    patch: int = 64               # patch side in pixels
+    patch: int = 64               # patch side in pixels (images) or samples (audio; paper: 800)
     hidden: int = 32              # SIREN width
     layers: int = 4               # linear layers (3 hidden sine layers + linear output)
     channels: int = 3             # output channels (RGB)
@@ -33,12 +38,24 @@ class RecArch:
     lpe_stride: int = 16          # pixels per positional-encoding cell (paper: 16)
     group: int = 4                # level-2 group side in patches (paper: 4 x 4)
     w0: float = 30.0
+    dims: int = 2                 # 2: images, 1: audio
 
     def __post_init__(self) -> None:
+        if self.dims not in (1, 2):
+            raise ValueError("rec: dims must be 1 (audio) or 2 (images)")
         if self.patch % self.lpe_stride or self.lpe_stride != 16:
             raise ValueError("rec: the upsampler is x4, x2, x2, so lpe_stride must be 16 and divide the patch")
-        if self.fourier % 4 or self.fourier <= 0:
-            raise ValueError("rec: fourier must be a positive multiple of 4")
+        if self.fourier % (2 * self.dims) or self.fourier <= 0:
+            raise ValueError(f"rec: fourier must be a positive multiple of {2 * self.dims}")
+
+    @property
+    def modality(self) -> str:
+        return "image" if self.dims == 2 else "audio"
+
+    @property
+    def patch_points(self) -> int:
+        """Pixels or samples per patch."""
+        return self.patch ** self.dims
 
     # ---- sizes
     @property
@@ -61,7 +78,7 @@ class RecArch:
 
     @property
     def lpe_cells(self) -> int:
-        return (self.patch // self.lpe_stride) ** 2
+        return (self.patch // self.lpe_stride) ** self.dims
 
     @property
     def lpe_size(self) -> int:
@@ -77,7 +94,10 @@ class RecArch:
         return [(self.lpe_mid, self.lpe_channels, 5), (self.lpe_mid, self.lpe_mid, 3), (self.lpe_out, self.lpe_mid, 3)]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        d = asdict(self)
+        if self.dims == 2:
+            del d["dims"]          # image packs made before audio existed keep their exact metadata
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RecArch:
@@ -85,16 +105,16 @@ class RecArch:
 
 
 def fourier_features(arch: RecArch) -> np.ndarray:
-    """(P*P, F) float32 features of the patch-local pixel centres in [-1, 1], row-major pixels.
+    """(points, F) float32 features of the patch-local sample centres in [-1, 1], row-major.
 
-    Frequencies exp(linspace(0, ln max_freq, F/4)); per axis (y then x) cos block then sin block.
+    Frequencies exp(linspace(0, ln max_freq, F/(2 dims))); per axis (y then x) cos block then sin.
     """
     p = arch.patch
     pos = ((np.arange(p, dtype=np.float64) + 0.5) / p) * 2.0 - 1.0
-    yy, xx = np.meshgrid(pos, pos, indexing="ij")
-    freqs = np.exp(np.linspace(0.0, np.log(arch.max_freq), arch.fourier // 4))
+    axes = np.meshgrid(*([pos] * arch.dims), indexing="ij")
+    freqs = np.exp(np.linspace(0.0, np.log(arch.max_freq), arch.fourier // (2 * arch.dims)))
     feats = []
-    for axis in (yy.reshape(-1), xx.reshape(-1)):
+    for axis in (a.reshape(-1) for a in axes):
         ang = np.pi * axis[:, None] * freqs[None, :]
         feats += [np.cos(ang), np.sin(ang)]
     return np.concatenate(feats, axis=1).astype(np.float32)
@@ -103,6 +123,13 @@ def fourier_features(arch: RecArch) -> np.ndarray:
 def patch_grid(height: int, width: int, arch: RecArch) -> tuple[int, int]:
     """Patches per column and row after padding up to whole patches."""
     return -(-height // arch.patch), -(-width // arch.patch)
+
+
+def signal_grid(shape: tuple[int, ...], channels: int, arch: RecArch) -> tuple[int, int]:
+    """(rows, cols) of patches: an image's (H, W) grid, or audio's (channels, patches in time)."""
+    if arch.dims == 1:
+        return channels, -(-shape[0] // arch.patch)
+    return patch_grid(shape[0], shape[1], arch)
 
 
 def patch_groups(rows: int, cols: int, arch: RecArch) -> np.ndarray:

@@ -79,6 +79,20 @@ def candidate_noise(seed: int, level: int, index: np.ndarray, d: int) -> np.ndar
     return rng.normal(seed, CANDIDATE_STREAM + level, idx)
 
 
+def chosen_noise(seed: int, level: int, indices: np.ndarray, gid: np.ndarray) -> np.ndarray:
+    """(rows, size) noise of the chosen candidates: variable j of row r is component k of candidate
+    indices[r, gid[j]], k = j's rank among its block's members (increasing variable order).
+
+    One vectorised draw for a whole level; equal, value for value, to candidate_noise per block.
+    """
+    order = np.argsort(gid, kind="stable")
+    starts = np.searchsorted(gid[order], gid[order], side="left")
+    rank = np.empty(gid.size, dtype=np.uint64)
+    rank[order] = np.arange(gid.size) - starts
+    idx = np.asarray(indices, dtype=np.uint64)[:, gid] * np.uint64(MAX_BLOCK) + rank[None, :]
+    return rng.normal(seed, CANDIDATE_STREAM + level, idx)
+
+
 def pack_indices(indices: np.ndarray, bits: int) -> bytes:
     """Fixed-width big-endian bit packing of non-negative indices < 2**bits."""
     idx = np.asarray(indices, dtype=np.uint64)

@@ -24,8 +24,8 @@ from .arch import (
     RecArch,
     fourier_features,
     group_count,
-    patch_grid,
     patch_groups,
+    signal_grid,
 )
 from .network import layer_weights, patch_forward, positional_features
 
@@ -41,7 +41,7 @@ def describe(header: Header) -> dict:
 
 
 def level_rows(header: Header, arch: RecArch) -> dict[int, int]:
-    rows, cols = patch_grid(*header.shape, arch)
+    rows, cols = signal_grid(header.shape, header.channels, arch)
     return {LEVEL_PATCH: rows * cols, LEVEL_GROUP: group_count(rows, cols, arch), LEVEL_IMAGE: 1}
 
 
@@ -63,14 +63,9 @@ def split_indices(indices: np.ndarray, params: fmt.RecParams, rows: dict[int, in
 def level_values(pack: packs.Pack, level: int, n_groups: int, seed: int, indices: np.ndarray) -> np.ndarray:
     """(instances, size) float32 latents of one level rebuilt from its (rows, groups) indices."""
     mean, std = pack.prior_mean[level].astype(np.float64), pack.prior_std[level].astype(np.float64)
-    size = mean.size
-    n_rows = indices.shape[0]
     gid = blocks.group_of_variables(pack.kl_bits[level], level, n_groups)
-    coded = np.empty((n_rows, size), dtype=np.float64)
-    for g, members in enumerate(blocks.group_members(gid, n_groups)):
-        eps = blocks.candidate_noise(seed, level, indices[:, g], members.size)
-        coded[:, members] = mean[members] + std[members] * eps
-    perm = blocks.row_permutation(level, n_rows, size)
+    coded = mean + std * blocks.chosen_noise(seed, level, indices, gid)
+    perm = blocks.row_permutation(level, indices.shape[0], mean.size)
     values = np.empty_like(coded)
     np.put_along_axis(values, perm, coded, axis=0)
     return values.astype(np.float32)
@@ -85,49 +80,69 @@ def latents(header: Header, params: fmt.RecParams, pack: packs.Pack, payload: by
     per_level = split_indices(indices, params, rows)
     z = {lv: level_values(pack, lv, n, params.seed, per_level[lv])
          for lv, n in ((LEVEL_PATCH, params.groups[0]), (LEVEL_GROUP, params.groups[1]), (LEVEL_IMAGE, params.groups[2]))}
-    prow, pcol = patch_grid(*header.shape, arch)
+    prow, pcol = signal_grid(header.shape, header.channels, arch)
     inr = arch.inr_size
     h = z[LEVEL_PATCH][:, :inr] + z[LEVEL_GROUP][patch_groups(prow, pcol, arch)] + z[LEVEL_IMAGE][0]
     return h, z[LEVEL_PATCH][:, inr:]
 
 
-def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, int],
-           box: tuple[int, int, int, int]) -> np.ndarray:
-    """Pixels (unit range) of the patch box (r0, r1, c0, c1) of a rows x cols patch grid."""
+def patch_features(lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, int],
+                   box: tuple[int, int, int, int]) -> np.ndarray:
+    """Upsampled positional features (patches in box, row-major; points, lpe_out).
+
+    A one-patch margin (clipped to the grid) gives the convolutions the same inputs as a full
+    decode. Audio rows are channels: the 1-D upsampler runs along each row on its own.
+    """
     arch = pack.arch
     rows, cols = grid
     r0, r1, c0, c1 = box
-    # a one-patch margin (clipped to the grid) gives the convolutions the same inputs as a full decode
-    m0, m1, n0, n1 = max(0, r0 - 1), min(rows, r1 + 1), max(0, c0 - 1), min(cols, c1 + 1)
+    m0, m1 = (max(0, r0 - 1), min(rows, r1 + 1)) if arch.dims == 2 else (r0, r1)
+    n0, n1 = max(0, c0 - 1), min(cols, c1 + 1)
     cells = arch.patch // arch.lpe_stride
-    lat = lpe.reshape(rows, cols, cells, cells, arch.lpe_channels)[m0:m1, n0:n1]
-    lat = lat.transpose(0, 2, 1, 3, 4).reshape((m1 - m0) * cells, (n1 - n0) * cells, arch.lpe_channels)
-    feat = positional_features(lat, pack.upsampler)
     p = arch.patch
-    feat = feat[(r0 - m0) * p:(r1 - m0) * p, (c0 - n0) * p:(c1 - n0) * p]
+    if arch.dims == 2:
+        lat = lpe.reshape(rows, cols, cells, cells, arch.lpe_channels)[m0:m1, n0:n1]
+        lat = lat.transpose(0, 2, 1, 3, 4).reshape((m1 - m0) * cells, (n1 - n0) * cells, arch.lpe_channels)
+        feat = positional_features(lat, pack.upsampler)
+        return np.stack([feat[(r - m0) * p:(r - m0 + 1) * p, (c - n0) * p:(c - n0 + 1) * p].reshape(p * p, -1)
+                         for r in range(r0, r1) for c in range(c0, c1)])
+    lat = lpe.reshape(rows, cols, cells, arch.lpe_channels)[m0:m1, n0:n1]
+    feat = positional_features(lat.reshape(m1 - m0, (n1 - n0) * cells, arch.lpe_channels), pack.upsampler)
+    return np.stack([feat[r - m0, (c - n0) * p:(c - n0 + 1) * p] for r in range(r0, r1) for c in range(c0, c1)])
+
+
+def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, int],
+           box: tuple[int, int, int, int]) -> np.ndarray:
+    """Unit-range outputs of the patch box (r0, r1, c0, c1) of a rows x cols patch grid:
+    (rows px, cols px, channels) for images, (samples, rows = channels) for audio."""
+    arch = pack.arch
+    rows, cols = grid
+    r0, r1, c0, c1 = box
+    feat = patch_features(lpe, pack, grid, box)
     fourier = fourier_features(arch)
-    out = np.empty(((r1 - r0) * p, (c1 - c0) * p, arch.channels), dtype=np.float32)
-    todo = [(r, c) for r in range(r0, r1) for c in range(c0, c1)]
-    ids_all = np.array([r * cols + c for r, c in todo])
-    weights_all = layer_weights(h[ids_all], pack.A, arch)    # one large product per layer, not one per batch
-    for start in range(0, len(todo), PATCH_BATCH):
-        batch = todo[start:start + PATCH_BATCH]
-        pf = np.stack([feat[(r - r0) * p:(r - r0 + 1) * p, (c - c0) * p:(c - c0 + 1) * p].reshape(p * p, -1)
-                       for r, c in batch])
-        x = np.concatenate([np.broadcast_to(fourier, (len(batch),) + fourier.shape), pf], axis=2)
-        y = patch_forward(x, [(w[start:start + len(batch)], b[start:start + len(batch)]) for w, b in weights_all], arch)
-        for k, (r, c) in enumerate(batch):
-            out[(r - r0) * p:(r - r0 + 1) * p, (c - c0) * p:(c - c0 + 1) * p] = y[k].reshape(p, p, -1)
-    return out
+    ids = np.array([r * cols + c for r in range(r0, r1) for c in range(c0, c1)])
+    weights_all = layer_weights(h[ids], pack.A, arch)    # one large product per layer, not one per batch
+    y = np.empty((ids.size, arch.patch_points, arch.channels), dtype=np.float32)
+    for start in range(0, ids.size, PATCH_BATCH):
+        stop = min(start + PATCH_BATCH, ids.size)
+        x = np.concatenate([np.broadcast_to(fourier, (stop - start,) + fourier.shape), feat[start:stop]], axis=2)
+        y[start:stop] = patch_forward(x, [(w[start:stop], b[start:stop]) for w, b in weights_all], arch)
+    p = arch.patch
+    if arch.dims == 1:   # (rows, cols, P, 1) -> (samples, channels)
+        return y.reshape(r1 - r0, (c1 - c0) * p).T
+    y = y.reshape(r1 - r0, c1 - c0, p, p, arch.channels).transpose(0, 2, 1, 3, 4)
+    return y.reshape((r1 - r0) * p, (c1 - c0) * p, arch.channels)
 
 
 def load(header: Header) -> tuple[fmt.RecParams, packs.Pack]:
-    if header.modality != "image":
-        raise FormatError(f"rec: {header.modality} is not supported yet (images only)")
+    if header.modality not in ("image", "audio"):
+        raise FormatError(f"rec: {header.modality} is not supported yet (images and audio only)")
     params = fmt.RecParams.from_bytes(header.params)
     pack = packs.find(params.pack_id)
     arch = pack.arch
-    if arch.channels != header.channels:
+    if arch.modality != header.modality:
+        raise FormatError(f"rec: pack {params.pack_id.hex()} codes {arch.modality}, the file is {header.modality}")
+    if arch.dims == 2 and arch.channels != header.channels:
         raise FormatError(f"rec: pack {params.pack_id.hex()} codes {arch.channels} channels, file has {header.channels}")
     rows = level_rows(header, arch)
     variables = sum(rows[lv] * arch.level_size(lv) for lv in rows)
@@ -153,9 +168,14 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
     payload = reader.read_chunk(index[0], "rec indices")
     h, lpe = latents(header, params, pack, payload)
     arch = pack.arch
-    grid = patch_grid(*header.shape, arch)
-    (y0, y1), (x0, x1) = region.spans
+    grid = signal_grid(header.shape, header.channels, arch)
     p = arch.patch
+    if arch.dims == 1:
+        (s0, s1), = region.spans
+        box = (0, grid[0], s0 // p, -(-s1 // p))
+        samples = render(h, lpe, pack, grid, box)
+        return from_unit(samples[s0 - box[2] * p:s1 - box[2] * p], "audio", header.bit_depth)
+    (y0, y1), (x0, x1) = region.spans
     box = (y0 // p, -(-y1 // p), x0 // p, -(-x1 // p))
     pixels = render(h, lpe, pack, grid, box)
     oy, ox = box[0] * p, box[2] * p

@@ -39,7 +39,7 @@ from ..options import options_from_dict
 from . import blocks
 from . import format as fmt
 from . import pack as packs
-from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, patch_grid
+from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, signal_grid
 from .decoder import level_rows
 
 RATE_TOLERANCE = 0.05
@@ -81,15 +81,21 @@ def parse_options(options: dict) -> RecOptions:
 
 
 # ------------------------------------------------------------------ choosing a pack and blocks
-def choose_pack(opts: RecOptions, bpp: float) -> packs.Pack:
+def choose_pack(opts: RecOptions, modality: str, bpp: float) -> packs.Pack:
+    """The pack named by `-O pack=`, else the installed pack for the modality nearest the rate
+    (bits per patch point: per pixel, or per sample of one channel)."""
     if opts.pack:
         path = Path(opts.pack)
         if not path.is_file():
             raise UsageError(f"rec: model pack {path} not found")
-        return packs.load(path)
-    rates = packs.shipped_rates()
+        pack = packs.load(path)
+        if pack.arch.modality != modality:
+            raise UsageError(f"rec: model pack {path} codes {pack.arch.modality}, not {modality}")
+        return pack
+    rates = packs.shipped_rates(modality)
     if not rates:
-        raise UsageError("rec: no model pack is installed (train one with `inrzip train`, or use --backend sinr)")
+        raise UsageError(f"rec: no {modality} model pack is installed (train one with `inrzip train`, "
+                         "or use --backend sinr)")
     _, path = min(rates, key=lambda rp: abs(math.log(rp[0] / bpp)))
     return packs.load(path)
 
@@ -147,15 +153,17 @@ class RecEncoder:
                  dev: torch.device):
         arch = pack.arch
         self.arch, self.pack, self.opts, self.dev = arch, pack, opts, dev
-        h, w = signal.spatial_shape
-        self.rows, self.cols = patch_grid(h, w, arch)
+        shape = signal.spatial_shape
+        self.shape = shape
+        self.rows, self.cols = signal_grid(shape, signal.channels, arch)
         p = arch.patch
+        padded_shape = (self.cols * p,) if arch.dims == 1 else (self.rows * p, self.cols * p)
         unit = signal.to_unit()
-        padded = np.pad(unit, ((0, self.rows * p - h), (0, self.cols * p - w), (0, 0)), mode="edge")
-        mask = np.zeros(padded.shape[:2], dtype=np.float32)
-        mask[:h, :w] = 1.0
+        padded = np.pad(unit, [(0, n - s) for n, s in zip(padded_shape, shape)] + [(0, 0)], mode="edge")
+        mask = np.zeros(padded.shape[:-1] + ((signal.channels,) if arch.dims == 1 else (1,)), dtype=np.float32)
+        mask[tuple(slice(0, s) for s in shape)] = 1.0
         self.target = patchify(torch.from_numpy(padded)[None], arch).to(dev)
-        self.weight = patchify(torch.from_numpy(mask)[None, :, :, None], arch)[..., 0].to(dev)
+        self.weight = patchify(torch.from_numpy(mask)[None], arch)[..., 0].to(dev)
         self.net = RecNet(arch).to(dev)
         self.net.load_pack_tensors(pack.A, pack.upsampler)
         for q in self.net.parameters():
@@ -263,11 +271,12 @@ class RecEncoder:
 
     @torch.no_grad()
     def reconstruction(self) -> np.ndarray:
-        """Unit-range pixels of the coded image (every variable fixed)."""
+        """Unit-range samples of the coded signal (every variable fixed), padding cut off."""
         z = {lv: self.fixed[lv][1] for lv in packs.LEVELS}
         h, lpe = self.post.latents(z)
         pred = self.net(h, lpe, self.rows, self.cols)
-        return unpatchify(pred, self.rows, self.cols, self.arch)[0].cpu().numpy()
+        out = unpatchify(pred, self.rows, self.cols, self.arch)[0].cpu().numpy()
+        return out[tuple(slice(0, s) for s in self.shape)]
 
     def index_stream(self) -> np.ndarray:
         return np.concatenate([self.indices[lv].reshape(-1) for lv in (LEVEL_IMAGE, LEVEL_GROUP, LEVEL_PATCH)])
@@ -276,19 +285,20 @@ class RecEncoder:
 
 def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
     opts = parse_options(options)
-    if signal.modality != "image":
-        raise UsageError(f"rec codes images only for now; use --backend sinr or croppable for {signal.modality}")
+    if signal.modality not in ("image", "audio"):
+        raise UsageError(f"rec codes images and audio for now; use --backend sinr or croppable for {signal.modality}")
     if budget_bits is None:
-        raise UsageError("rec: give a rate with -b (e.g. -b 0.3bpp)")
-    h, w = signal.spatial_shape
-    pack = choose_pack(opts, budget_bits / (h * w))
+        raise UsageError("rec: give a rate with -b (e.g. -b 0.3bpp, or -b 6kbps for audio)")
+    points = signal.num_points * (signal.channels if signal.modality == "audio" else 1)
+    pack = choose_pack(opts, signal.modality, budget_bits / points)
     arch = pack.arch
-    if signal.channels != arch.channels:
+    if arch.dims == 2 and signal.channels != arch.channels:
         raise UsageError(f"rec: the model pack codes {arch.channels}-channel images; this one has {signal.channels} "
                          "(use --backend sinr)")
     dev = resolve(opts.device)
     torch.manual_seed(opts.seed)
-    header = container.Header("rec", "image", (h, w), signal.channels, signal.bit_depth)
+    header = container.Header("rec", signal.modality, signal.spatial_shape, signal.channels, signal.bit_depth,
+                              sample_rate=signal.sample_rate)
     enc_rows = level_rows(header, arch)
     guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))
@@ -319,8 +329,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * opts.index_bits)
         del eps
     payload = blocks.pack_indices(enc.index_stream(), opts.index_bits)
-    recon = enc.reconstruction()[:h, :w]
-    coded = from_unit(recon, "image", signal.bit_depth)
+    recon = enc.reconstruction()
+    coded = from_unit(recon, signal.modality, signal.bit_depth)
     err = (coded.astype(np.float64) - signal.data.astype(np.float64)) / signal.max_value
     psnr = 10 * math.log10(1.0 / max(float(np.mean(err ** 2)), 1e-12))
     total = overhead_bytes(header, params, len(payload)) + len(payload)

@@ -2,10 +2,12 @@
 
 Weights are rebuilt from latents as w = h . A per layer; the positional-encoding latents of a
 block of patches are stitched into one grid and upsampled jointly (x4, conv 5x5, leaky ReLU,
-x2, conv 3x3, leaky ReLU, x2, conv 3x3), zero-padded at the grid's border, exactly as the
-torch model does.
+x2, conv 3x3, leaky ReLU, x2, conv 3x3; 1-D kernels for audio), zero-padded at the grid's
+border, exactly as the torch model does.
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -15,44 +17,79 @@ LEAK = 0.01
 
 
 def layer_weights(h: np.ndarray, A: list[np.ndarray], arch: RecArch) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(W (n, in, out), b (n, out)) per layer for n patches from their latents h (n, inr_size)."""
+    """(W (n, in, out), b (n, out)) float32 per layer for n patches from their latents h (n, inr_size).
+
+    The products run in float64: BLAS sums in an order that depends on how many rows it is
+    given, and float64 keeps those last-bit differences from reaching the float32 result, so
+    a crop decodes exactly the samples of a full decode.
+    """
     out, start = [], 0
+    h = h.astype(np.float64)
     for a, (i, o), size in zip(A, arch.layer_shapes, arch.layer_sizes):
-        w = h[:, start:start + size] @ a
+        w = (h[:, start:start + size] @ a.astype(np.float64)).astype(np.float32)
         start += size
         out.append((w[:, o:].reshape(-1, i, o), w[:, :o]))
     return out
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """'Same' convolution (cross-correlation, zero padding) of x (H, W, Cin) -> (H, W, Cout)."""
+def _phase_taps(factor: int, k: int) -> list[list[tuple[int, list[int]]]]:
+    """Per output phase of a nearest x`factor` upsampling followed by a 'same' k-tap conv: the
+    low-res source offsets it reads and the kernel taps that land on each."""
+    pad = k // 2
+    phases = []
+    for ph in range(factor):
+        taps: dict[int, list[int]] = {}
+        for d in range(k):
+            taps.setdefault((ph + d - pad) // factor, []).append(d)
+        phases.append(sorted(taps.items()))
+    return phases
+
+
+def upsample_conv(x: np.ndarray, factor: int, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """conv_same(nearest-upsample(x, factor)) over the n axes before the channel axis, computed
+    polyphase on the low-res grid: each output phase is a 2-tap-per-axis conv whose kernel is
+    the sum of the taps that read the same source sample, so 4 products per output sample
+    instead of 9 (3x3 after x2) or 25 (5x5 after x4). Zero padding of the upsampled grid is
+    zero padding of the low-res one.
+
+    weight (Cout, Cin, k x n); x (..., S1..Sn, Cin) -> (..., f S1..f Sn, Cout), float32. The sums run
+    in float64: BLAS rounds in an order that depends on how many rows it is given, and float64
+    keeps that from reaching the float32 result, so a crop decodes exactly what a full decode does.
+    """
+    n = weight.ndim - 2
     k = weight.shape[-1]
-    p = k // 2
-    h, w, _ = x.shape
-    xp = np.pad(x, ((p, p), (p, p), (0, 0)))
-    out = np.broadcast_to(bias.astype(np.float32), (h, w, weight.shape[0])).copy()
-    for dy in range(k):
-        for dx in range(k):
-            out += xp[dy:dy + h, dx:dx + w, :] @ weight[:, :, dy, dx].T
-    return out
-
-
-def upsample(x: np.ndarray, factor: int) -> np.ndarray:
-    return np.repeat(np.repeat(x, factor, axis=0), factor, axis=1)
+    lead = x.ndim - 1 - n
+    spatial = x.shape[lead:-1]
+    phases = _phase_taps(factor, k)
+    reach = max(abs(o) for taps in phases for o, _ in taps)
+    xp = np.pad(x.astype(np.float64), [(0, 0)] * lead + [(reach, reach)] * n + [(0, 0)])
+    w64 = weight.astype(np.float64)
+    cout = weight.shape[0]
+    out = np.empty(x.shape[:lead] + sum(((s, factor) for s in spatial), ()) + (cout,), dtype=np.float32)
+    for phase in itertools.product(range(factor), repeat=n):
+        acc = np.broadcast_to(bias.astype(np.float64), x.shape[:-1] + (cout,)).copy()
+        for combo in itertools.product(*(phases[ph] for ph in phase)):
+            kernel = sum(w64[(slice(None), slice(None)) + ds] for ds in itertools.product(*(d for _, d in combo)))
+            window = (slice(None),) * lead + tuple(slice(reach + o, reach + o + s) for (o, _), s in zip(combo, spatial))
+            acc += xp[window] @ kernel.T
+        slots = (slice(None),) * lead + sum(((slice(None), ph) for ph in phase), ()) + (slice(None),)
+        out[slots] = acc
+    return out.reshape(x.shape[:lead] + tuple(s * factor for s in spatial) + (cout,))
 
 
 def positional_features(grid: np.ndarray, upsampler: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(h, w, C) latent grid -> (16h, 16w, lpe_out) features."""
+    """Latent grid -> features 16x larger along the conv axes: (h, w, C) -> (16h, 16w, lpe_out)
+    for images; (rows, n, C) -> (rows, 16n, lpe_out) for audio (each row on its own)."""
     x = grid.astype(np.float32)
     for i, ((wt, b), factor) in enumerate(zip(upsampler, (4, 2, 2))):
-        x = conv2d(upsample(x, factor), wt, b)
+        x = upsample_conv(x, factor, wt, b)
         if i < 2:
             x = np.where(x > 0, x, LEAK * x)
     return x
 
 
 def patch_forward(features: np.ndarray, weights: list[tuple[np.ndarray, np.ndarray]], arch: RecArch) -> np.ndarray:
-    """features (n, P*P, in) -> outputs (n, P*P, channels); sine(w0 .) after all but the last layer."""
+    """features (n, points, in) -> outputs (n, points, channels); sine(w0 .) after all but the last layer."""
     x = features
     last = len(weights) - 1
     for li, (w, b) in enumerate(weights):

@@ -31,11 +31,11 @@ class Pack:
     """A loaded model pack (float32 numpy arrays) plus its metadata."""
 
     arch: RecArch
-    rate_bpp: float                       # the bit budget it was trained for
+    rate_bpp: float                       # the bit budget it was trained for, per patch point
     beta: float                           # final training beta (the encoder's starting beta)
     level_bits: dict[int, float]          # average KL per instance of each level, bits
     A: list[np.ndarray]                   # (a, a) per layer
-    upsampler: list[tuple[np.ndarray, np.ndarray]]   # (weight (out, in, k, k), bias (out,))
+    upsampler: list[tuple[np.ndarray, np.ndarray]]   # (weight (out, in, k x dims), bias (out,))
     prior_mean: dict[int, np.ndarray]
     prior_std: dict[int, np.ndarray]
     init_logstd: dict[int, np.ndarray]
@@ -128,7 +128,8 @@ def _file_metadata(path: Path) -> dict[str, str]:
 def _check_shapes(pack: Pack) -> None:
     arch = pack.arch
     ok = [a.shape == (s, s) for a, s in zip(pack.A, arch.layer_sizes)]
-    ok += [w.shape == (o, i, k, k) and b.shape == (o,) for (w, b), (o, i, k) in zip(pack.upsampler, arch.upsampler_shapes)]
+    ok += [w.shape == (o, i) + (k,) * arch.dims and b.shape == (o,)
+           for (w, b), (o, i, k) in zip(pack.upsampler, arch.upsampler_shapes)]
     for lv in LEVELS:
         n = arch.level_size(lv)
         ok += [getattr(pack, name)[lv].shape == (n,) for name in ("prior_mean", "prior_std", "init_logstd", "kl_bits")]
@@ -173,12 +174,15 @@ def find(pack_id: bytes) -> Pack:
                       f"(searched {', '.join(str(d) for d in search_dirs())}; set INRZIP_PACK_PATH)")
 
 
-def shipped_rates() -> list[tuple[float, Path]]:
-    """(rate_bpp, path) of every pack found, lowest rate first."""
+def shipped_rates(modality: str = "image") -> list[tuple[float, Path]]:
+    """(rate per patch point, path) of every pack found for the modality, lowest rate first."""
     rates = []
     for path in available():
         try:
-            rates.append((float(_file_metadata(path)["rate_bpp"]), path))
-        except (KeyError, ValueError, OSError, json.JSONDecodeError):
+            meta = _file_metadata(path)
+            if RecArch.from_json(meta["arch"]).modality != modality:
+                continue
+            rates.append((float(meta["rate_bpp"]), path))
+        except (KeyError, ValueError, TypeError, OSError, json.JSONDecodeError):
             continue
     return sorted(rates)

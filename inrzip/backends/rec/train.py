@@ -1,6 +1,7 @@
 """`inrzip train`: learn a rec model pack (the paper's Algorithm 1, as its code runs it).
 
-Full-batch EM over a fixed set of training crops: the E-step fits every crop's posterior jointly
+Full-batch EM over a fixed set of training crops (image crops of rows x cols patches, or for
+audio, mono segments of cols patches taken from any channel of the training files): the E-step fits every crop's posterior jointly
 with A and the upsampler (loss = sum of per-patch MSE + beta * KL); the M-step sets each prior to
 the closed-form empirical Bayes update (mean of posterior means; mean of posterior variances plus
 the variance of the means); beta moves after each E-step so that the average KL per patch (all
@@ -58,8 +59,14 @@ class TrainOptions:
     arch: RecArch = field(default_factory=RecArch)
 
 
-def parse_train_options(options: dict, rate_bpp: float, device: str) -> TrainOptions:
-    """TrainOptions from `-O key=value` pairs; `arch.NAME=V` sets a network size."""
+AUDIO_ARCH = {"patch": 800, "channels": 1, "dims": 1}     # the paper's audio setting (Table 2)
+AUDIO_CROP = {"crop_rows": 1, "crop_cols": 15}           # 12 000-sample segments (paper: 60 patches)
+
+
+def parse_train_options(options: dict, rate_bpp: float, device: str, modality: str = "image") -> TrainOptions:
+    """TrainOptions from `-O key=value` pairs; `arch.NAME=V` sets a network size.
+
+    `rate_bpp` is bits per patch point (pixel, or audio sample)."""
     from dataclasses import fields, replace
 
     arch_fields = {f.name: f.type for f in fields(RecArch)}
@@ -76,6 +83,11 @@ def parse_train_options(options: dict, rate_bpp: float, device: str) -> TrainOpt
                 raise UsageError(f"train: unknown option {key!r} (known: {known})")
         except ValueError:
             raise UsageError(f"train: option {key}={value!r} is not a number") from None
+    if modality == "audio":
+        arch_kw = {**AUDIO_ARCH, **arch_kw}
+        kw = {**AUDIO_CROP, **kw}
+        if kw["crop_rows"] != 1 or arch_kw["dims"] != 1 or arch_kw["channels"] != 1:
+            raise UsageError("train: audio packs are mono 1-D (crop_rows=1, arch.dims=1, arch.channels=1)")
     try:
         arch = replace(RecArch(), **arch_kw)
     except ValueError as e:
@@ -103,6 +115,44 @@ def load_training_images(folder: Path, min_side: int) -> list[np.ndarray]:
     if not images:
         raise UsageError(f"{folder}: no RGB images of at least {min_side} px to train on")
     return images
+
+
+def load_training_audio(folder: Path, min_samples: int) -> list[np.ndarray]:
+    """Every channel of every WAV/FLAC in the folder with at least `min_samples`, as (N, 1) float32."""
+    from ...media.audio import read_audio
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".wav", ".flac"})
+    tracks = []
+    for p in paths:
+        with open(p, "rb") as f:
+            sig = read_audio(f, str(p), None, size=p.stat().st_size)
+        if sig.spatial_shape[0] >= min_samples:
+            unit = sig.to_unit()
+            tracks += [unit[:, c:c + 1] for c in range(sig.channels)]
+    if not tracks:
+        raise UsageError(f"{folder}: no WAV/FLAC files of at least {min_samples} samples to train on")
+    return tracks
+
+
+def random_segments(tracks: list[np.ndarray], count: int, length: int, seed: int) -> np.ndarray:
+    """`count` (length, 1) segments of the tracks, drawn with a seeded generator."""
+    gen = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        t = tracks[gen.integers(len(tracks))]
+        start = gen.integers(t.shape[0] - length + 1)
+        out.append(t[start:start + length])
+    return np.stack(out)
+
+
+def training_set(data: Path, opts: TrainOptions) -> np.ndarray:
+    """The fixed training crops: (crops, H, W, 3) images or (crops, N, 1) audio segments."""
+    arch = opts.arch
+    if arch.dims == 1:
+        length = opts.crop_cols * arch.patch
+        return random_segments(load_training_audio(data, length), opts.crops, length, opts.seed)
+    height, width = opts.crop_rows * arch.patch, opts.crop_cols * arch.patch
+    return random_crops(load_training_images(data, min(height, width)), opts.crops, height, width, opts.seed)
 
 
 def random_crops(images: list[np.ndarray], count: int, height: int, width: int, seed: int) -> np.ndarray:
@@ -137,10 +187,8 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     dev = resolve(opts.device)
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
-    height, width = opts.crop_rows * arch.patch, opts.crop_cols * arch.patch
     t0 = time.time()
-    images = load_training_images(data, min(height, width))
-    crops = torch.from_numpy(random_crops(images, opts.crops, height, width, opts.seed))
+    crops = torch.from_numpy(training_set(data, opts))
     target = patchify(crops, arch).to(dev)
     weight = torch.ones(target.shape[:3], device=dev)
 
@@ -156,7 +204,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     optimizer = torch.optim.Adam([{"params": list(post.parameters()) + list(net.convs.parameters()), "lr": opts.lr},
                                   {"params": list(net.A.parameters()), "lr": opts.lr_a}])
     patches = opts.crops * opts.crop_rows * opts.crop_cols
-    budget = opts.rate_bpp * arch.patch ** 2
+    budget = opts.rate_bpp * arch.patch_points
     total_steps = opts.em_iterations * opts.e_steps
     for it in range(start_iter, opts.em_iterations):
         for step in range(opts.e_steps):
@@ -173,14 +221,14 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             optimizer.step()
             done = it * opts.e_steps + step + 1
             progress("train", done, total_steps, psnr=unit_psnr(mse.mean().item()),
-                     bits=kl_total.item() / LN2 / patches / arch.patch ** 2)
+                     bits=kl_total.item() / LN2 / patches / arch.patch_points)
         with torch.no_grad():
             kl_bits_patch = sum(k.sum() for k in post.kl_nats(prior_mean, prior_std).values()).item() / LN2 / patches
             _m_step(post, prior_mean, prior_std)
             ratio = kl_bits_patch / budget
             if ratio > 1.0 or ratio < 0.9:
                 beta = float(np.clip(beta * np.clip(ratio ** 2, 1 / 3, 3), 1e-12, 1.0))
-            history.append({"iteration": it + 1, "bpp": round(kl_bits_patch / arch.patch ** 2, 4),
+            history.append({"iteration": it + 1, "bpp": round(kl_bits_patch / arch.patch_points, 4),
                             "psnr": round(unit_psnr(mse.mean().item()), 3), "beta": beta})
         if checkpoint:
             _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, beta, it + 1, history)

@@ -1,0 +1,104 @@
+"""rec for audio: a tiny 1-D pack trained here, stereo round trip at a kbps target, crops, errors."""
+import numpy as np
+import pytest
+import soundfile
+from helpers import small_audio, small_image
+
+from inrzip import api
+from inrzip.backends.rec import pack as packs
+from inrzip.backends.rec.arch import RecArch, signal_grid
+from inrzip.backends.rec.train import parse_train_options, train
+from inrzip.cli import main
+from inrzip.errors import UsageError
+
+TINY_AUDIO = {"arch.patch": "64", "arch.hidden": "16", "arch.fourier": "8", "arch.lpe_channels": "4",
+              "arch.lpe_mid": "8", "arch.lpe_out": "8", "arch.group": "2",
+              "crops": "4", "crop_cols": "4", "em_iterations": "4", "e_steps": "15", "beta0": "3e-5"}
+FAST = {"effort": "fast", "steps": 150, "index_bits": 10, "device": "cpu"}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def audio_packs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rec-audio")
+    data = root / "train"
+    data.mkdir()
+    sig = small_audio(6000, 2, 8000)
+    soundfile.write(data / "clip.wav", sig.data, sig.sample_rate, subtype="PCM_16")
+    opts = parse_train_options(TINY_AUDIO, 1.5, "cpu", "audio")
+    train(data, root / "tiny-audio.safetensors", opts)
+    return root
+
+
+@pytest.fixture(scope="module")
+def coded_audio(audio_packs):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("INRZIP_PACK_PATH", str(audio_packs))
+    sig = small_audio(700, 2, 8000)          # 700 samples: 11 patches of 64, the last one padded
+    rep = api.encode(sig, None, rate="64kbps", backend="rec", options=FAST)
+    yield sig, rep
+    mp.undo()
+
+
+def test_audio_pack_is_one_dimensional(audio_packs):
+    pack = packs.load(audio_packs / "tiny-audio.safetensors")
+    assert pack.arch.dims == 1 and pack.arch.modality == "audio" and pack.arch.channels == 1
+    assert pack.upsampler[0][0].shape == (8, 4, 5)            # Conv1d kernels
+    assert pack.prior_mean[1].shape == (pack.arch.inr_size + 4 * 4,)   # 64 / 16 = 4 cells x 4 channels
+
+
+def test_stereo_is_one_row_of_patches_per_channel():
+    arch = RecArch(patch=64, dims=1, channels=1)
+    assert signal_grid((700,), 2, arch) == (2, 11)
+    assert signal_grid((640,), 1, arch) == (1, 10)
+
+
+def test_audio_round_trip_meets_kbps_and_matches_the_encoder(coded_audio, audio_packs, monkeypatch):
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(audio_packs))
+    sig, rep = coded_audio
+    target = 64000 * 700 / 8000 / 8
+    assert abs(len(rep.data) / target - 1) <= 0.05, (len(rep.data), target)
+    out = api.decode(rep.data).signal
+    assert out.modality == "audio" and out.sample_rate == 8000
+    assert out.data.shape == sig.data.shape and out.data.dtype == np.int16
+    err = out.data.astype(float) - sig.data.astype(float)
+    psnr = 10 * np.log10(65535.0 ** 2 / np.mean(err ** 2))
+    assert abs(psnr - rep.stats["psnr_estimate"]) < 0.05      # numpy decoder == torch encoder
+    assert psnr > 19.5        # the clip's own mean scores 16.3 dB
+
+
+def test_audio_crop_equals_the_same_samples_of_a_full_decode(coded_audio, audio_packs, monkeypatch):
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(audio_packs))
+    _, rep = coded_audio
+    full = api.decode(rep.data).signal.data
+    for a, b in [(0, 64), (100, 333), (650, 700)]:
+        part = api.decode(rep.data, crop=f"{a}:{b}").signal.data
+        np.testing.assert_array_equal(part, full[a:b])
+
+
+def test_image_packs_are_not_offered_for_audio(audio_packs, monkeypatch, tmp_path):
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))    # no audio pack here; image packs ship
+    with pytest.raises(UsageError, match="no audio model pack"):
+        api.encode(small_audio(700, 1, 8000), None, rate="24kbps", backend="rec", options=FAST)
+    with pytest.raises(UsageError, match="codes audio, not image"):
+        api.encode(small_image(32, 32), None, rate="1bpp", backend="rec",
+                   options={**FAST, "pack": str(audio_packs / "tiny-audio.safetensors")})
+
+
+def test_cli_train_audio_takes_kbps(tmp_path, capsys):
+    data = tmp_path / "train"
+    data.mkdir()
+    sig = small_audio(3000, 1, 8000)
+    soundfile.write(data / "clip.wav", sig.data, sig.sample_rate, subtype="PCM_16")
+    out = tmp_path / "a.safetensors"
+    args = ["train", "--modality", "audio", "--data", str(data), "-b", "12kbps", "--sample-rate", "8000",
+            "-o", str(out), "--device", "cpu", "--quiet", "--json"]
+    for key, value in {**TINY_AUDIO, "em_iterations": "1", "e_steps": "2", "crops": "2"}.items():
+        args += ["-O", f"{key}={value}"]
+    assert main(args) == 0
+    assert packs.load(out).rate_bpp == pytest.approx(1.5)     # 12 kbps at 8 kHz = 1.5 bits per sample
+    capsys.readouterr()
+    bad = [a for a in args if a != "--json"] + ["-O", "crop_rows=2", "--force"]
+    assert main(bad) != 0
+    assert "audio packs are mono 1-D" in capsys.readouterr().err
