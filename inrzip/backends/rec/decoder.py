@@ -116,7 +116,7 @@ def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, in
     """Unit-range outputs of the patch box (r0, r1, c0, c1) of a rows x cols patch grid:
     (rows px, cols px, channels) for images, (samples, rows = channels) for audio."""
     arch = pack.arch
-    rows, cols = grid
+    cols = grid[1]
     r0, r1, c0, c1 = box
     feat = patch_features(lpe, pack, grid, box)
     fourier = fourier_features(arch)
