@@ -215,3 +215,30 @@ def test_train_cli_writes_a_pack_and_resumes(tmp_path, capsys):
     assert main(args + ["--force"]) == 0                      # resumes from the finished checkpoint
     assert main(["train", "--data", str(data), "-o", str(tmp_path / "q.safetensors"), "-O", "bogus=1", "-q"]) == 1
     assert main(["train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "q.safetensors"), "-q"]) == 1
+
+
+@pytest.mark.parametrize("dims,factor,k", [(2, 4, 5), (2, 2, 3), (1, 4, 5), (1, 2, 3)])
+def test_polyphase_upsample_conv_equals_torch_upsample_then_conv(dims, factor, k):
+    import torch
+    import torch.nn.functional as F
+
+    from inrzip.backends.rec.network import upsample_conv
+
+    rng = np.random.default_rng(dims * 10 + k)
+    x = rng.standard_normal((3, 9, 4) if dims == 1 else (6, 7, 4)).astype(np.float32)
+    w = rng.standard_normal((5, 4) + (k,) * dims).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    conv = F.conv1d if dims == 1 else F.conv2d
+    t = torch.from_numpy(x).permute(0, 2, 1) if dims == 1 else torch.from_numpy(x).permute(2, 0, 1)[None]
+    ref = conv(F.interpolate(t, scale_factor=factor, mode="nearest"), torch.from_numpy(w), torch.from_numpy(b),
+               padding=k // 2)
+    ref = ref.permute(0, 2, 1).numpy() if dims == 1 else ref[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(upsample_conv(x, factor, w, b), ref, atol=2e-5)
+
+
+def test_chosen_noise_equals_per_block_candidates():
+    gid = blocks.group_of_variables(np.random.default_rng(0).random(50), 1, 7)
+    indices = np.random.default_rng(1).integers(0, 1 << 10, size=(4, 7))
+    fast = blocks.chosen_noise(3, 1, indices, gid)
+    for g, members in enumerate(blocks.group_members(gid, 7)):
+        np.testing.assert_array_equal(fast[:, members], blocks.candidate_noise(3, 1, indices[:, g], members.size))
