@@ -31,6 +31,15 @@ def audio_packs(tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def pack_dir_with_image_pack(tmp_path):
+    import shutil
+
+    from conftest import REPO
+    shutil.copy(REPO / "formats" / "vectors" / "rec-pack-tiny.safetensors", tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="module")
 def coded_audio(audio_packs):
     mp = pytest.MonkeyPatch()
@@ -77,8 +86,10 @@ def test_audio_crop_equals_the_same_samples_of_a_full_decode(coded_audio, audio_
         np.testing.assert_array_equal(part, full[a:b])
 
 
-def test_image_packs_are_not_offered_for_audio(audio_packs, monkeypatch, tmp_path):
-    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))    # no audio pack here; image packs ship
+def test_packs_are_chosen_by_modality(audio_packs, pack_dir_with_image_pack, monkeypatch):
+    monkeypatch.setattr(packs, "PACK_DIR", pack_dir_with_image_pack)   # an image pack only
+    monkeypatch.setenv("INRZIP_PACK_PATH", "")
+    assert packs.shipped_rates("image") and not packs.shipped_rates("audio")
     with pytest.raises(UsageError, match="no audio model pack"):
         api.encode(small_audio(700, 1, 8000), None, rate="24kbps", backend="rec", options=FAST)
     with pytest.raises(UsageError, match="codes audio, not image"):
