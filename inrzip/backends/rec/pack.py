@@ -174,7 +174,7 @@ def find(pack_id: bytes) -> Pack:
                       f"(searched {', '.join(str(d) for d in search_dirs())}; set INRZIP_PACK_PATH)")
 
 
-def shipped_rates(modality: str = "image") -> list[tuple[float, Path]]:
+def shipped_rates(modality: str) -> list[tuple[float, Path]]:
     """(rate per patch point, path) of every pack found for the modality, lowest rate first."""
     rates = []
     for path in available():
