@@ -52,7 +52,8 @@ def main() -> None:
     ap.add_argument("--images", default=None, help="comma-separated file names (default: all)")
     ap.add_argument("--opts", default="", help="extra encoder options key=value,...")
     ap.add_argument("--name", default=None)
-    ap.add_argument("--append", action="store_true", help="keep rows already in the results file")
+    ap.add_argument("--append", action="store_true",
+                    help="resume: keep rows already in the results file and encode only the missing ones")
     args = ap.parse_args()
     if not Path(args.data).is_dir():
         sys.exit(f"skip: {args.data} not found (the Kodak images live in ../shared/data/kodak)")
@@ -69,12 +70,15 @@ def main() -> None:
     w = common.ResultWriter(name, args.dataset, f"inrzip rec backend (RECOMBINER), effort {args.effort}, "
                             f"options {options}; bpp from file bytes; decode = numpy decoder",
                             device=common.device_string(torch.get_num_threads()) if dev == "cpu" else dev)
+    done: set[tuple[str, str]] = set()
     if args.append and w.path.exists():
-        todo = {(n, f"{r}bpp") for n, _ in images for r in args.rates.split(",")}
-        w.rows = [r for r in json.loads(w.path.read_text())["rows"] if (r["image"], r["param"]) not in todo]
+        w.rows = json.loads(w.path.read_text())["rows"]
+        done = {(r["image"], r["param"]) for r in w.rows}
     tmp = Path(tempfile.mkdtemp(prefix="rec-bench-"))
     for img, arr in images:
         for rate in args.rates.split(","):
+            if (img, f"{rate}bpp") in done:
+                continue
             path = tmp / f"{Path(img).stem}-{rate}.inrz"
             t0 = time.perf_counter()
             rep = api.encode(Signal(arr, "image", 8), path, rate=f"{rate}bpp", backend="rec", options=options, force=True)
