@@ -217,23 +217,26 @@ def test_train_cli_writes_a_pack_and_resumes(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "q.safetensors"), "-q"]) == 1
 
 
-@pytest.mark.parametrize("dims,factor,k", [(2, 4, 5), (2, 2, 3), (1, 4, 5), (1, 2, 3)])
-def test_polyphase_upsample_conv_equals_torch_upsample_then_conv(dims, factor, k):
+@pytest.mark.parametrize("dims,factors,k", [(2, (4, 4), 5), (2, (2, 2), 3), (1, (4,), 5), (1, (2,), 3),
+                                             (3, (6, 4, 4), 5), (3, (2, 2, 2), 3)])
+def test_polyphase_upsample_conv_equals_torch_upsample_then_conv(dims, factors, k):
     import torch
     import torch.nn.functional as F
 
     from inrzip.backends.rec.network import upsample_conv
 
     rng = np.random.default_rng(dims * 10 + k)
-    x = rng.standard_normal((3, 9, 4) if dims == 1 else (6, 7, 4)).astype(np.float32)
+    x = rng.standard_normal({1: (3, 9, 4), 2: (6, 7, 4), 3: (2, 3, 4, 4)}[dims]).astype(np.float32)
     w = rng.standard_normal((5, 4) + (k,) * dims).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
-    conv = F.conv1d if dims == 1 else F.conv2d
-    t = torch.from_numpy(x).permute(0, 2, 1) if dims == 1 else torch.from_numpy(x).permute(2, 0, 1)[None]
-    ref = conv(F.interpolate(t, scale_factor=factor, mode="nearest"), torch.from_numpy(w), torch.from_numpy(b),
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    # numpy layout (..., S1..Sn, C); torch (N, C, S1..Sn); audio's leading axis is the batch
+    t = torch.from_numpy(x).movedim(-1, 1 if dims == 1 else 0)
+    t = t if dims == 1 else t[None]
+    ref = conv(F.interpolate(t, scale_factor=factors, mode="nearest"), torch.from_numpy(w), torch.from_numpy(b),
                padding=k // 2)
-    ref = ref.permute(0, 2, 1).numpy() if dims == 1 else ref[0].permute(1, 2, 0).numpy()
-    np.testing.assert_allclose(upsample_conv(x, factor, w, b), ref, atol=2e-5)
+    ref = ref.movedim(1, -1).numpy() if dims == 1 else ref[0].movedim(0, -1).numpy()
+    np.testing.assert_allclose(upsample_conv(x, factors, w, b), ref, rtol=1e-5, atol=5e-5)
 
 
 def test_chosen_noise_equals_per_block_candidates():

@@ -1,8 +1,8 @@
 """Torch half of RECOMBINER: the patch network, the three-level posterior, and the losses that
 prior training (Algorithm 1) and the encoder share.
 
-Everything is batched over B images of R x C patches each (training crops, or the one image
-being encoded). Posterior means and log-stds live in the natural layout (instance, variable);
+Everything is batched over B signals of one patch grid each (training crops, or the one signal
+being encoded): (rows, cols) for images, (channels, cols) for audio, (slabs, rows, cols) for video. Posterior means and log-stds live in the natural layout (instance, variable);
 the REC block layout is applied by index arrays in the encoder.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ class RecNet(nn.Module):
         # CPU training starts from a SIREN-scaled network instead of weights ~1e-4.
         self.A = nn.ParameterList(
             nn.Parameter(torch.eye(a) + torch.empty(a, a).uniform_(-1.0 / a, 1.0 / a)) for a in arch.layer_sizes)
-        conv = nn.Conv2d if arch.dims == 2 else nn.Conv1d
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[arch.dims]
         self.convs = nn.ModuleList(conv(i, o, k, padding=k // 2) for o, i, k in arch.upsampler_shapes)
         self.register_buffer("fourier", torch.from_numpy(fourier_features(arch)), persistent=False)
 
@@ -55,41 +55,41 @@ class RecNet(nn.Module):
                 conv.weight.copy_(torch.from_numpy(w))
                 conv.bias.copy_(torch.from_numpy(b))
 
-    def positional(self, lpe: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-        """lpe (B, R*C, cells^dims*Cl) -> features (B, R*C, points, lpe_out).
+    def positional(self, lpe: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
+        """lpe (B, patches, cells*Cl) -> features (B, patches, points, lpe_out).
 
-        Images stitch all patches into one grid; audio stitches each row (channel) on its own.
+        All patches are stitched into one latent grid along the conv axes; audio's leading grid
+        axis (channels) is a batch axis, so each channel is upsampled on its own.
         """
         a = self.arch
         b = lpe.shape[0]
-        cells = a.patch // a.lpe_stride
-        if a.dims == 2:
-            x = lpe.reshape(b, rows, cols, cells, cells, a.lpe_channels).permute(0, 5, 1, 3, 2, 4)
-            x = x.reshape(b, a.lpe_channels, rows * cells, cols * cells)
-        else:
-            x = lpe.reshape(b * rows, cols, cells, a.lpe_channels).permute(0, 3, 1, 2)
-            x = x.reshape(b * rows, a.lpe_channels, cols * cells)
-        for i, (conv, factor) in enumerate(zip(self.convs, (4, 2, 2))):
+        n = a.dims
+        lead = len(grid) - n                      # 1 for audio, 0 otherwise
+        conv_grid = grid[lead:]
+        batch = b * math.prod(grid[:lead])
+        x = lpe.reshape((batch,) + conv_grid + a.cell_shape + (a.lpe_channels,))
+        # (batch, G1..Gn, c1..cn, C) -> (batch, C, G1 c1, ..., Gn cn)
+        x = x.permute([0, 2 * n + 1] + [ax for i in range(n) for ax in (1 + i, 1 + n + i)])
+        x = x.reshape((batch, a.lpe_channels) + tuple(g * c for g, c in zip(conv_grid, a.cell_shape)))
+        for i, (conv, factor) in enumerate(zip(self.convs, a.upsample_factors)):
             x = conv(F.interpolate(x, scale_factor=factor, mode="nearest"))
             if i < 2:
                 x = F.leaky_relu(x, LEAK)
-        p = a.patch
-        if a.dims == 2:
-            x = x.reshape(b, a.lpe_out, rows, p, cols, p).permute(0, 2, 4, 3, 5, 1)
-        else:
-            x = x.reshape(b, rows, a.lpe_out, cols, p).permute(0, 1, 3, 4, 2)
-        return x.reshape(b, rows * cols, a.patch_points, a.lpe_out)
+        # (batch, out, G1 P1, ..., Gn Pn) -> (batch, G1..Gn, P1..Pn, out)
+        x = x.reshape((batch, a.lpe_out) + tuple(v for g, p in zip(conv_grid, a.patch_shape) for v in (g, p)))
+        x = x.permute([0] + [2 + 2 * i for i in range(n)] + [3 + 2 * i for i in range(n)] + [1])
+        return x.reshape(b, math.prod(grid), a.patch_points, a.lpe_out)
 
-    def forward(self, h: torch.Tensor, lpe: torch.Tensor, rows: int, cols: int,
+    def forward(self, h: torch.Tensor, lpe: torch.Tensor, grid: tuple[int, ...],
                 pixels: torch.Tensor | None = None) -> torch.Tensor:
-        """h (B, R*C, inr_size), lpe (B, R*C, lpe_size) -> (B, R*C, P*P, channels).
+        """h (B, patches, inr_size), lpe (B, patches, lpe_size) -> (B, patches, points, channels).
 
-        `pixels` (k,) evaluates the SIREN on only those pixels of every patch (-> (B, R*C, k, channels)),
+        `pixels` (k,) evaluates the SIREN on only those points of every patch (-> (B, patches, k, channels)),
         a cheap stochastic estimate of the loss during fitting.
         """
         a = self.arch
         b, n, _ = h.shape
-        feat = self.positional(lpe, rows, cols)
+        feat = self.positional(lpe, grid)
         four = self.fourier
         if pixels is not None:
             feat, four = feat[:, :, pixels], four[pixels]
@@ -107,18 +107,18 @@ class RecNet(nn.Module):
 
 
 class Posterior(nn.Module):
-    """Factorised Gaussian posteriors of the three levels for B images of R x C patches."""
+    """Factorised Gaussian posteriors of the three levels for B signals of one patch grid each."""
 
-    def __init__(self, arch: RecArch, images: int, rows: int, cols: int,
+    def __init__(self, arch: RecArch, images: int, grid: tuple[int, ...],
                  mean: dict[int, torch.Tensor], logstd: dict[int, torch.Tensor]):
         super().__init__()
-        self.arch, self.rows, self.cols = arch, rows, cols
-        self.counts = {LEVEL_PATCH: rows * cols, LEVEL_GROUP: group_count(rows, cols, arch), LEVEL_IMAGE: 1}
+        self.arch, self.grid = arch, grid
+        self.counts = {LEVEL_PATCH: math.prod(grid), LEVEL_GROUP: group_count(grid, arch), LEVEL_IMAGE: 1}
         self.mean = nn.ParameterDict({str(lv): nn.Parameter(mean[lv].expand(images, self.counts[lv], -1).clone())
                                       for lv in self.counts})
         self.logstd = nn.ParameterDict({str(lv): nn.Parameter(logstd[lv].expand(images, self.counts[lv], -1).clone())
                                         for lv in self.counts})
-        self.register_buffer("group_of_patch", torch.from_numpy(patch_groups(rows, cols, arch)), persistent=False)
+        self.register_buffer("group_of_patch", torch.from_numpy(patch_groups(grid, arch)), persistent=False)
 
     def sample(self, fixed: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None) -> dict[int, torch.Tensor]:
         """One reparameterised sample per level; `fixed` = (mask, value) of already-coded variables."""
@@ -148,28 +148,31 @@ class Posterior(nn.Module):
 
 
 def patchify(signals: torch.Tensor, arch: RecArch) -> torch.Tensor:
-    """Whole-patch signals -> (B, R*C, points, out channels).
+    """Whole-patch signals -> (B, patches, points, out channels), patches row-major over the grid.
 
-    Images (B, H, W, C) -> (B, R*C, P*P, C); audio (B, N, channels) -> (B, channels * N/P, P, 1),
-    one row of patches per channel.
+    Images (B, H, W, C) and video (B, T, H, W, C) -> (B, patches, prod(patch_shape), C);
+    audio (B, N, channels) -> (B, channels * N/P, P, 1), one row of patches per channel.
     """
     p = arch.patch
     if arch.dims == 1:
         b, n, ch = signals.shape
         return signals.permute(0, 2, 1).reshape(b, ch * (n // p), p, 1)
-    b, hh, ww, c = signals.shape
-    x = signals.reshape(b, hh // p, p, ww // p, p, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, (hh // p) * (ww // p), p * p, c)
+    b, c, n = signals.shape[0], signals.shape[-1], arch.dims
+    grid = tuple(s // q for s, q in zip(signals.shape[1:-1], arch.patch_shape))
+    x = signals.reshape((b,) + tuple(v for g, q in zip(grid, arch.patch_shape) for v in (g, q)) + (c,))
+    x = x.permute([0] + [1 + 2 * i for i in range(n)] + [2 + 2 * i for i in range(n)] + [2 * n + 1])
+    return x.reshape(b, math.prod(grid), arch.patch_points, c)
 
 
-def unpatchify(patches: torch.Tensor, rows: int, cols: int, arch: RecArch) -> torch.Tensor:
-    """Inverse of patchify: (B, H, W, C) images or (B, N, channels = rows) audio."""
+def unpatchify(patches: torch.Tensor, grid: tuple[int, ...], arch: RecArch) -> torch.Tensor:
+    """Inverse of patchify: (B, H, W, C) images, (B, T, H, W, C) video or (B, N, channels) audio."""
     b, _, _, c = patches.shape
-    p = arch.patch
     if arch.dims == 1:
-        return patches.reshape(b, rows, cols * p).permute(0, 2, 1)
-    x = patches.reshape(b, rows, cols, p, p, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, rows * p, cols * p, c)
+        return patches.reshape(b, grid[0], grid[1] * arch.patch).permute(0, 2, 1)
+    n = arch.dims
+    x = patches.reshape((b,) + tuple(grid) + arch.patch_shape + (c,))
+    x = x.permute([0] + [ax for i in range(n) for ax in (1 + i, 1 + n + i)] + [2 * n + 1])
+    return x.reshape((b,) + tuple(g * q for g, q in zip(grid, arch.patch_shape)) + (c,))
 
 
 def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None) -> torch.Tensor | None:
