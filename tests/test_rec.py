@@ -245,3 +245,28 @@ def test_chosen_noise_equals_per_block_candidates():
     fast = blocks.chosen_noise(3, 1, indices, gid)
     for g, members in enumerate(blocks.group_members(gid, 7)):
         np.testing.assert_array_equal(fast[:, members], blocks.candidate_noise(3, 1, indices[:, g], members.size))
+
+
+@pytest.mark.parametrize("arch_kw,grid", [({}, (2, 3)), ({"patch": 32, "dims": 1, "channels": 1}, (2, 3)),
+                                          ({"patch": 16, "frames": 8, "dims": 3, "fourier": 6}, (2, 2, 3))])
+def test_phase_sampled_forward_equals_the_same_points_of_a_full_forward(arch_kw, grid):
+    import math
+
+    import torch
+
+    from inrzip.backends.rec.arch import RecArch
+    from inrzip.fit.recombiner import RecNet, random_pixels
+
+    arch = RecArch(hidden=8, lpe_channels=4, lpe_mid=8, lpe_out=8, **arch_kw)
+    torch.manual_seed(0)
+    net = RecNet(arch).double()
+    patches = math.prod(grid)
+    h = 0.05 * torch.randn(1, patches, arch.inr_size, dtype=torch.float64)
+    lpe = torch.randn(1, patches, arch.lpe_size, dtype=torch.float64)
+    full = net(h, lpe, grid)
+    for fraction in (0.25, 0.5):
+        sample = random_pixels(arch, fraction, torch.Generator().manual_seed(3))
+        assert len(sample.phases) == max(1, round(fraction * 2 ** arch.dims))
+        assert sample.pixels.unique().numel() == len(sample.phases) * arch.patch_points // 2 ** arch.dims
+        torch.testing.assert_close(net(h, lpe, grid, sample), full[:, :, sample.pixels])
+    assert random_pixels(arch, 1.0) is None

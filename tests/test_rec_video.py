@@ -112,3 +112,15 @@ def test_cli_train_video_and_its_errors(tmp_path, capsys):
     assert "video packs are 3-D RGB" in capsys.readouterr().err
     assert main([a for a in args if a != "--json"] + ["-O", "crop_frames=2", "--force"]) != 0
     assert "no videos of at least 16 frames" in capsys.readouterr().err
+
+
+def test_training_videos_are_box_filtered_and_too_short_ones_skipped(tmp_path):
+    from inrzip.backends.rec.train import load_training_video
+
+    write_signal(panning_video(8, 32, 48), tmp_path / "a.y4m", fmt="y4m")
+    write_signal(panning_video(4, 32, 48), tmp_path / "short.y4m", fmt="y4m")    # fewer than 8 frames
+    (tmp_path / "notes.txt").write_text("not a video")
+    full, = load_training_video(tmp_path, 8, 16)
+    half, = load_training_video(tmp_path, 8, 16, downscale=2)
+    assert full.shape == (8, 32, 48, 3) and half.shape == (8, 16, 24, 3)
+    np.testing.assert_allclose(half, full.reshape(8, 16, 2, 24, 2, 3).mean(axis=(2, 4)), atol=1e-6)
