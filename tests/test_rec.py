@@ -102,6 +102,7 @@ def test_portrait_and_lower_rate(packs_on_path):
 def test_missing_pack_is_a_clear_error(coded, tmp_path, monkeypatch):
     _, rep = coded
     monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    monkeypatch.setattr(packs, "_NAMED", {})          # no pack named by path earlier in this process
     with pytest.raises(FormatError, match="model pack [0-9a-f]{16}.*not installed"):
         api.decode(rep.data)
 
@@ -112,6 +113,7 @@ def test_changed_pack_is_not_used(coded, pack_dir, tmp_path, monkeypatch):
     data[-1] ^= 1
     (tmp_path / "tiny.safetensors").write_bytes(bytes(data))
     monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    monkeypatch.setattr(packs, "_NAMED", {})
     with pytest.raises(FormatError, match="not installed"):
         api.decode(rep.data)
 

@@ -91,6 +91,7 @@ def choose_pack(opts: RecOptions, modality: str, bpp: float) -> packs.Pack:
         pack = packs.load(path)
         if pack.arch.modality != modality:
             raise UsageError(f"rec: model pack {path} codes {pack.arch.modality}, not {modality}")
+        packs.remember(path, pack.pack_id)
         return pack
     rates = packs.shipped_rates(modality)
     if not rates:
