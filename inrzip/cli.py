@@ -231,22 +231,22 @@ def info(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Folder of training images or audio (never the test set).")],
+    data: Annotated[Path, typer.Option("--data", help="Folder of training images, audio or video (never the test set).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model pack to write (.safetensors).")],
-    rate: Annotated[str, typer.Option("--rate", "-b", help="Bit budget the pack is trained for: 0.3bpp (image), 6kbps or 0.4bpp = bits per sample (audio).")] = "0.3bpp",
-    modality: Annotated[str, typer.Option(help="image | audio (video packs: not yet).")] = "image",
+    rate: Annotated[str, typer.Option("--rate", "-b", help="Bit budget the pack is trained for: 0.3bpp (image; video: bits per voxel), 6kbps or 0.4bpp = bits per sample (audio).")] = "0.3bpp",
+    modality: Annotated[str, typer.Option(help="image | audio | video.")] = "image",
     sample_rate: Annotated[int, typer.Option(help="Audio: the sample rate that turns a kbps budget into bits per sample.")] = 16000,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file: saved every EM iteration, resumed from if it exists.")] = None,
-    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, em_iterations, e_steps, lr, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
+    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations, e_steps, lr, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
     force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
 ) -> None:
     """Learn a rec model pack: A, the positional-encoding upsampler and the hierarchical prior."""
     from .fileio import check_output
     from .rate import parse_rate
 
-    if modality not in ("image", "audio"):
-        raise UsageError(f"--modality {modality}: only image and audio packs can be trained so far")
+    if modality not in ("image", "audio", "video"):
+        raise UsageError(f"--modality {modality}: expected image, audio or video")
     if not data.is_dir():
         raise UsageError(f"--data {data}: not a folder")
     if sample_rate <= 0:
@@ -267,7 +267,7 @@ def train(
         pack = rec_train.train(data, output, options, progress=bar, checkpoint=checkpoint)
     result = {"output": str(output), "pack": pack.pack_id.hex(), "rate_bpp": pack.rate_bpp,
               "level_bits": pack.level_bits, "seconds": pack.info["seconds"]}
-    unit = "bits per pixel" if modality == "image" else "bits per sample"
+    unit = {"image": "bits per pixel", "audio": "bits per sample", "video": "bits per voxel"}[modality]
     _emit(result, as_json, f"{output}: pack {pack.pack_id.hex()} for {pack.rate_bpp:.4g} {unit} in {pack.info['seconds']} s", quiet)
 
 

@@ -102,6 +102,7 @@ def test_portrait_and_lower_rate(packs_on_path):
 def test_missing_pack_is_a_clear_error(coded, tmp_path, monkeypatch):
     _, rep = coded
     monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    monkeypatch.setattr(packs, "_NAMED", {})          # no pack named by path earlier in this process
     with pytest.raises(FormatError, match="model pack [0-9a-f]{16}.*not installed"):
         api.decode(rep.data)
 
@@ -112,6 +113,7 @@ def test_changed_pack_is_not_used(coded, pack_dir, tmp_path, monkeypatch):
     data[-1] ^= 1
     (tmp_path / "tiny.safetensors").write_bytes(bytes(data))
     monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    monkeypatch.setattr(packs, "_NAMED", {})
     with pytest.raises(FormatError, match="not installed"):
         api.decode(rep.data)
 
@@ -217,23 +219,26 @@ def test_train_cli_writes_a_pack_and_resumes(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "q.safetensors"), "-q"]) == 1
 
 
-@pytest.mark.parametrize("dims,factor,k", [(2, 4, 5), (2, 2, 3), (1, 4, 5), (1, 2, 3)])
-def test_polyphase_upsample_conv_equals_torch_upsample_then_conv(dims, factor, k):
+@pytest.mark.parametrize("dims,factors,k", [(2, (4, 4), 5), (2, (2, 2), 3), (1, (4,), 5), (1, (2,), 3),
+                                             (3, (6, 4, 4), 5), (3, (2, 2, 2), 3)])
+def test_polyphase_upsample_conv_equals_torch_upsample_then_conv(dims, factors, k):
     import torch
     import torch.nn.functional as F
 
     from inrzip.backends.rec.network import upsample_conv
 
     rng = np.random.default_rng(dims * 10 + k)
-    x = rng.standard_normal((3, 9, 4) if dims == 1 else (6, 7, 4)).astype(np.float32)
+    x = rng.standard_normal({1: (3, 9, 4), 2: (6, 7, 4), 3: (2, 3, 4, 4)}[dims]).astype(np.float32)
     w = rng.standard_normal((5, 4) + (k,) * dims).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
-    conv = F.conv1d if dims == 1 else F.conv2d
-    t = torch.from_numpy(x).permute(0, 2, 1) if dims == 1 else torch.from_numpy(x).permute(2, 0, 1)[None]
-    ref = conv(F.interpolate(t, scale_factor=factor, mode="nearest"), torch.from_numpy(w), torch.from_numpy(b),
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    # numpy layout (..., S1..Sn, C); torch (N, C, S1..Sn); audio's leading axis is the batch
+    t = torch.from_numpy(x).movedim(-1, 1 if dims == 1 else 0)
+    t = t if dims == 1 else t[None]
+    ref = conv(F.interpolate(t, scale_factor=factors, mode="nearest"), torch.from_numpy(w), torch.from_numpy(b),
                padding=k // 2)
-    ref = ref.permute(0, 2, 1).numpy() if dims == 1 else ref[0].permute(1, 2, 0).numpy()
-    np.testing.assert_allclose(upsample_conv(x, factor, w, b), ref, atol=2e-5)
+    ref = ref.movedim(1, -1).numpy() if dims == 1 else ref[0].movedim(0, -1).numpy()
+    np.testing.assert_allclose(upsample_conv(x, factors, w, b), ref, rtol=1e-5, atol=5e-5)
 
 
 def test_chosen_noise_equals_per_block_candidates():
@@ -242,3 +247,28 @@ def test_chosen_noise_equals_per_block_candidates():
     fast = blocks.chosen_noise(3, 1, indices, gid)
     for g, members in enumerate(blocks.group_members(gid, 7)):
         np.testing.assert_array_equal(fast[:, members], blocks.candidate_noise(3, 1, indices[:, g], members.size))
+
+
+@pytest.mark.parametrize("arch_kw,grid", [({}, (2, 3)), ({"patch": 32, "dims": 1, "channels": 1}, (2, 3)),
+                                          ({"patch": 16, "frames": 8, "dims": 3, "fourier": 6}, (2, 2, 3))])
+def test_phase_sampled_forward_equals_the_same_points_of_a_full_forward(arch_kw, grid):
+    import math
+
+    import torch
+
+    from inrzip.backends.rec.arch import RecArch
+    from inrzip.fit.recombiner import RecNet, random_pixels
+
+    arch = RecArch(hidden=8, lpe_channels=4, lpe_mid=8, lpe_out=8, **arch_kw)
+    torch.manual_seed(0)
+    net = RecNet(arch).double()
+    patches = math.prod(grid)
+    h = 0.05 * torch.randn(1, patches, arch.inr_size, dtype=torch.float64)
+    lpe = torch.randn(1, patches, arch.lpe_size, dtype=torch.float64)
+    full = net(h, lpe, grid)
+    for fraction in (0.25, 0.5):
+        sample = random_pixels(arch, fraction, torch.Generator().manual_seed(3))
+        assert len(sample.phases) == max(1, round(fraction * 2 ** arch.dims))
+        assert sample.pixels.unique().numel() == len(sample.phases) * arch.patch_points // 2 ** arch.dims
+        torch.testing.assert_close(net(h, lpe, grid, sample), full[:, :, sample.pixels])
+    assert random_pixels(arch, 1.0) is None

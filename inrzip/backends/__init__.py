@@ -84,6 +84,6 @@ register(BackendInfo(
     name="rec",
     encoder="inrzip.backends.rec.encoder",
     decoder="inrzip.backends.rec.decoder",
-    modalities=("image", "audio"),
+    modalities=("image", "audio", "video"),
     summary="RECOMBINER: Bayesian INR with learned priors, coded by relative entropy coding",
 ))

@@ -1,13 +1,14 @@
 """Torch half of RECOMBINER: the patch network, the three-level posterior, and the losses that
 prior training (Algorithm 1) and the encoder share.
 
-Everything is batched over B images of R x C patches each (training crops, or the one image
-being encoded). Posterior means and log-stds live in the natural layout (instance, variable);
+Everything is batched over B signals of one patch grid each (training crops, or the one signal
+being encoded): (rows, cols) for images, (channels, cols) for audio, (slabs, rows, cols) for video. Posterior means and log-stds live in the natural layout (instance, variable);
 the REC block layout is applied by index arrays in the encoder.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ class RecNet(nn.Module):
         # CPU training starts from a SIREN-scaled network instead of weights ~1e-4.
         self.A = nn.ParameterList(
             nn.Parameter(torch.eye(a) + torch.empty(a, a).uniform_(-1.0 / a, 1.0 / a)) for a in arch.layer_sizes)
-        conv = nn.Conv2d if arch.dims == 2 else nn.Conv1d
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[arch.dims]
         self.convs = nn.ModuleList(conv(i, o, k, padding=k // 2) for o, i, k in arch.upsampler_shapes)
         self.register_buffer("fourier", torch.from_numpy(fourier_features(arch)), persistent=False)
 
@@ -55,44 +56,47 @@ class RecNet(nn.Module):
                 conv.weight.copy_(torch.from_numpy(w))
                 conv.bias.copy_(torch.from_numpy(b))
 
-    def positional(self, lpe: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-        """lpe (B, R*C, cells^dims*Cl) -> features (B, R*C, points, lpe_out).
+    def positional(self, lpe: torch.Tensor, grid: tuple[int, ...], phases: list[tuple[int, ...]] | None = None
+                   ) -> torch.Tensor:
+        """lpe (B, patches, cells*Cl) -> features (B, patches, points, lpe_out).
 
-        Images stitch all patches into one grid; audio stitches each row (channel) on its own.
+        All patches are stitched into one latent grid along the conv axes; audio's leading grid
+        axis (channels) is a batch axis, so each channel is upsampled on its own. With `phases`,
+        the last (x2) stage yields only those phases of its output lattice (see PointSample):
+        (B, patches, len(phases) * points / 2^dims, lpe_out), phase after phase.
         """
         a = self.arch
         b = lpe.shape[0]
-        cells = a.patch // a.lpe_stride
-        if a.dims == 2:
-            x = lpe.reshape(b, rows, cols, cells, cells, a.lpe_channels).permute(0, 5, 1, 3, 2, 4)
-            x = x.reshape(b, a.lpe_channels, rows * cells, cols * cells)
-        else:
-            x = lpe.reshape(b * rows, cols, cells, a.lpe_channels).permute(0, 3, 1, 2)
-            x = x.reshape(b * rows, a.lpe_channels, cols * cells)
-        for i, (conv, factor) in enumerate(zip(self.convs, (4, 2, 2))):
+        n = a.dims
+        lead = len(grid) - n                      # 1 for audio, 0 otherwise
+        conv_grid = grid[lead:]
+        batch = b * math.prod(grid[:lead])
+        x = lpe.reshape((batch,) + conv_grid + a.cell_shape + (a.lpe_channels,))
+        # (batch, G1..Gn, c1..cn, C) -> (batch, C, G1 c1, ..., Gn cn)
+        x = x.permute([0, 2 * n + 1] + [ax for i in range(n) for ax in (1 + i, 1 + n + i)])
+        x = x.reshape((batch, a.lpe_channels) + tuple(g * c for g, c in zip(conv_grid, a.cell_shape)))
+        last = len(self.convs) - 1
+        for i, (conv, factor) in enumerate(zip(self.convs, a.upsample_factors)):
+            if i == last and phases is not None:
+                parts = [_to_patches(phase_conv(x, conv.weight, conv.bias, ph), b, conv_grid, lead, grid,
+                                     tuple(p // 2 for p in a.patch_shape)) for ph in phases]
+                return torch.cat(parts, dim=2)
             x = conv(F.interpolate(x, scale_factor=factor, mode="nearest"))
             if i < 2:
                 x = F.leaky_relu(x, LEAK)
-        p = a.patch
-        if a.dims == 2:
-            x = x.reshape(b, a.lpe_out, rows, p, cols, p).permute(0, 2, 4, 3, 5, 1)
-        else:
-            x = x.reshape(b, rows, a.lpe_out, cols, p).permute(0, 1, 3, 4, 2)
-        return x.reshape(b, rows * cols, a.patch_points, a.lpe_out)
+        return _to_patches(x, b, conv_grid, lead, grid, a.patch_shape)
 
-    def forward(self, h: torch.Tensor, lpe: torch.Tensor, rows: int, cols: int,
-                pixels: torch.Tensor | None = None) -> torch.Tensor:
-        """h (B, R*C, inr_size), lpe (B, R*C, lpe_size) -> (B, R*C, P*P, channels).
+    def forward(self, h: torch.Tensor, lpe: torch.Tensor, grid: tuple[int, ...],
+                sample: PointSample | None = None) -> torch.Tensor:
+        """h (B, patches, inr_size), lpe (B, patches, lpe_size) -> (B, patches, points, channels).
 
-        `pixels` (k,) evaluates the SIREN on only those pixels of every patch (-> (B, R*C, k, channels)),
-        a cheap stochastic estimate of the loss during fitting.
+        `sample` evaluates the network on only its points of every patch (-> (B, patches, k,
+        channels)), a cheap stochastic estimate of the loss during fitting.
         """
         a = self.arch
         b, n, _ = h.shape
-        feat = self.positional(lpe, rows, cols)
-        four = self.fourier
-        if pixels is not None:
-            feat, four = feat[:, :, pixels], four[pixels]
+        feat = self.positional(lpe, grid, sample.phases if sample is not None else None)
+        four = self.fourier if sample is None else self.fourier[sample.pixels]
         k = four.shape[0]
         x = torch.cat([four.expand(b, n, -1, -1), feat], dim=3).reshape(b * n, k, a.in_dim)
         hf = h.reshape(b * n, -1)
@@ -107,18 +111,18 @@ class RecNet(nn.Module):
 
 
 class Posterior(nn.Module):
-    """Factorised Gaussian posteriors of the three levels for B images of R x C patches."""
+    """Factorised Gaussian posteriors of the three levels for B signals of one patch grid each."""
 
-    def __init__(self, arch: RecArch, images: int, rows: int, cols: int,
+    def __init__(self, arch: RecArch, images: int, grid: tuple[int, ...],
                  mean: dict[int, torch.Tensor], logstd: dict[int, torch.Tensor]):
         super().__init__()
-        self.arch, self.rows, self.cols = arch, rows, cols
-        self.counts = {LEVEL_PATCH: rows * cols, LEVEL_GROUP: group_count(rows, cols, arch), LEVEL_IMAGE: 1}
+        self.arch, self.grid = arch, grid
+        self.counts = {LEVEL_PATCH: math.prod(grid), LEVEL_GROUP: group_count(grid, arch), LEVEL_IMAGE: 1}
         self.mean = nn.ParameterDict({str(lv): nn.Parameter(mean[lv].expand(images, self.counts[lv], -1).clone())
                                       for lv in self.counts})
         self.logstd = nn.ParameterDict({str(lv): nn.Parameter(logstd[lv].expand(images, self.counts[lv], -1).clone())
                                         for lv in self.counts})
-        self.register_buffer("group_of_patch", torch.from_numpy(patch_groups(rows, cols, arch)), persistent=False)
+        self.register_buffer("group_of_patch", torch.from_numpy(patch_groups(grid, arch)), persistent=False)
 
     def sample(self, fixed: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None) -> dict[int, torch.Tensor]:
         """One reparameterised sample per level; `fixed` = (mask, value) of already-coded variables."""
@@ -148,42 +152,97 @@ class Posterior(nn.Module):
 
 
 def patchify(signals: torch.Tensor, arch: RecArch) -> torch.Tensor:
-    """Whole-patch signals -> (B, R*C, points, out channels).
+    """Whole-patch signals -> (B, patches, points, out channels), patches row-major over the grid.
 
-    Images (B, H, W, C) -> (B, R*C, P*P, C); audio (B, N, channels) -> (B, channels * N/P, P, 1),
-    one row of patches per channel.
+    Images (B, H, W, C) and video (B, T, H, W, C) -> (B, patches, prod(patch_shape), C);
+    audio (B, N, channels) -> (B, channels * N/P, P, 1), one row of patches per channel.
     """
     p = arch.patch
     if arch.dims == 1:
         b, n, ch = signals.shape
         return signals.permute(0, 2, 1).reshape(b, ch * (n // p), p, 1)
-    b, hh, ww, c = signals.shape
-    x = signals.reshape(b, hh // p, p, ww // p, p, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, (hh // p) * (ww // p), p * p, c)
+    b, c, n = signals.shape[0], signals.shape[-1], arch.dims
+    grid = tuple(s // q for s, q in zip(signals.shape[1:-1], arch.patch_shape))
+    x = signals.reshape((b,) + tuple(v for g, q in zip(grid, arch.patch_shape) for v in (g, q)) + (c,))
+    x = x.permute([0] + [1 + 2 * i for i in range(n)] + [2 + 2 * i for i in range(n)] + [2 * n + 1])
+    return x.reshape(b, math.prod(grid), arch.patch_points, c)
 
 
-def unpatchify(patches: torch.Tensor, rows: int, cols: int, arch: RecArch) -> torch.Tensor:
-    """Inverse of patchify: (B, H, W, C) images or (B, N, channels = rows) audio."""
+def unpatchify(patches: torch.Tensor, grid: tuple[int, ...], arch: RecArch) -> torch.Tensor:
+    """Inverse of patchify: (B, H, W, C) images, (B, T, H, W, C) video or (B, N, channels) audio."""
     b, _, _, c = patches.shape
-    p = arch.patch
     if arch.dims == 1:
-        return patches.reshape(b, rows, cols * p).permute(0, 2, 1)
-    x = patches.reshape(b, rows, cols, p, p, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, rows * p, cols * p, c)
+        return patches.reshape(b, grid[0], grid[1] * arch.patch).permute(0, 2, 1)
+    n = arch.dims
+    x = patches.reshape((b,) + tuple(grid) + arch.patch_shape + (c,))
+    x = x.permute([0] + [ax for i in range(n) for ax in (1 + i, 1 + n + i)] + [2 * n + 1])
+    return x.reshape((b,) + tuple(g * q for g, q in zip(grid, arch.patch_shape)) + (c,))
 
 
-def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None) -> torch.Tensor | None:
-    """A random subset of patch pixels (None: all) for one fitting step."""
-    n = arch.patch_points
-    if fraction >= 1.0:
+@dataclass
+class PointSample:
+    """The points of every patch one fitting step evaluates: whole phases of the lattice of the
+    upsampler's last x2 stage (points whose coordinates have the given parities). One phase is
+    a conv with 2^dims taps on the half-resolution grid, so a step that evaluates 1/2^dims of
+    the points also pays only 1/3^dims of the last conv (1/27 for video, 1/9 for images),
+    instead of running it at full resolution for a random subset. Each step draws new phases,
+    so every point is equally likely: the loss estimate stays unbiased."""
+
+    phases: list[tuple[int, ...]]
+    pixels: torch.Tensor          # (k,) patch-local indices of the points, phase after phase
+
+
+def _phase_points(patch_shape: tuple[int, ...], phase: tuple[int, ...]) -> torch.Tensor:
+    """Row-major patch indices of the points with the parities of `phase` (row-major among themselves)."""
+    axes = [torch.arange(ph, p, 2) for ph, p in zip(phase, patch_shape)]
+    mesh = torch.meshgrid(*axes, indexing="ij")
+    index = torch.zeros_like(mesh[0])
+    for m, p in zip(mesh, patch_shape):
+        index = index * p + m
+    return index.reshape(-1)
+
+
+def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None) -> PointSample | None:
+    """round(fraction * 2^dims) random phases (at least one; None: every point) for one step."""
+    count = 1 << arch.dims
+    take = max(1, round(fraction * count))
+    if take >= count:
         return None
-    return torch.randperm(n, generator=gen)[: max(1, int(n * fraction))]
+    order = torch.randperm(count, generator=gen)[:take].tolist()
+    phases = [tuple((c >> (arch.dims - 1 - a)) & 1 for a in range(arch.dims)) for c in order]
+    pixels = torch.cat([_phase_points(arch.patch_shape, ph) for ph in phases])
+    return PointSample(phases, pixels)
+
+
+def phase_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, phase: tuple[int, ...]) -> torch.Tensor:
+    """One phase of conv_same(nearest-upsample(x, 2)) (k = 3): output points 2i + phase, as a
+    2-tap-per-axis conv on the low-res grid whose taps sum the kernel taps reading the same sample."""
+    n = len(phase)
+    merge = weight.new_tensor([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]])     # [phase][slot][tap]
+    kernel = weight
+    for axis, ph in enumerate(phase):     # contract each kernel axis with its phase's merge matrix
+        kernel = torch.tensordot(kernel, merge[ph], dims=([2 + axis], [1])).movedim(-1, 2 + axis)
+    xp = F.pad(x, [1, 1] * n)
+    window = (slice(None), slice(None)) + tuple(slice(ph, ph + s + 1) for ph, s in zip(phase, x.shape[2:]))
+    return _CONV[n](xp[window], kernel, bias)
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def _to_patches(x: torch.Tensor, b: int, conv_grid: tuple[int, ...], lead: int, grid: tuple[int, ...],
+                patch_shape: tuple[int, ...]) -> torch.Tensor:
+    """(batch, out, G1 P1, ..., Gn Pn) -> (B, patches, P1..Pn flattened, out)."""
+    n = len(conv_grid)
+    x = x.reshape(x.shape[:2] + tuple(v for g, p in zip(conv_grid, patch_shape) for v in (g, p)))
+    x = x.permute([0] + [2 + 2 * i for i in range(n)] + [3 + 2 * i for i in range(n)] + [1])
+    return x.reshape(b, math.prod(grid), math.prod(patch_shape), x.shape[-1])
 
 
 def patch_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-              pixels: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-patch mean squared error over real (weight 1) pixels: (B, R*C)."""
-    if pixels is not None:
-        target, weight = target[:, :, pixels], weight[:, :, pixels]
+              sample: PointSample | None = None) -> torch.Tensor:
+    """Per-patch mean squared error over real (weight 1) points: (B, patches)."""
+    if sample is not None:
+        target, weight = target[:, :, sample.pixels], weight[:, :, sample.pixels]
     err = ((pred - target) ** 2).mean(dim=3) * weight
     return err.sum(dim=2) / weight.sum(dim=2).clamp_min(1.0)

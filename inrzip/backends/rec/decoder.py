@@ -8,6 +8,9 @@ runs the patch SIRENs only there.
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from ...container import Header, Reader
@@ -41,8 +44,8 @@ def describe(header: Header) -> dict:
 
 
 def level_rows(header: Header, arch: RecArch) -> dict[int, int]:
-    rows, cols = signal_grid(header.shape, header.channels, arch)
-    return {LEVEL_PATCH: rows * cols, LEVEL_GROUP: group_count(rows, cols, arch), LEVEL_IMAGE: 1}
+    grid = signal_grid(header.shape, header.channels, arch)
+    return {LEVEL_PATCH: math.prod(grid), LEVEL_GROUP: group_count(grid, arch), LEVEL_IMAGE: 1}
 
 
 def block_count(params: fmt.RecParams, rows: dict[int, int]) -> int:
@@ -80,69 +83,73 @@ def latents(header: Header, params: fmt.RecParams, pack: packs.Pack, payload: by
     per_level = split_indices(indices, params, rows)
     z = {lv: level_values(pack, lv, n, params.seed, per_level[lv])
          for lv, n in ((LEVEL_PATCH, params.groups[0]), (LEVEL_GROUP, params.groups[1]), (LEVEL_IMAGE, params.groups[2]))}
-    prow, pcol = signal_grid(header.shape, header.channels, arch)
+    grid = signal_grid(header.shape, header.channels, arch)
     inr = arch.inr_size
-    h = z[LEVEL_PATCH][:, :inr] + z[LEVEL_GROUP][patch_groups(prow, pcol, arch)] + z[LEVEL_IMAGE][0]
+    h = z[LEVEL_PATCH][:, :inr] + z[LEVEL_GROUP][patch_groups(grid, arch)] + z[LEVEL_IMAGE][0]
     return h, z[LEVEL_PATCH][:, inr:]
 
 
-def patch_features(lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, int],
-                   box: tuple[int, int, int, int]) -> np.ndarray:
+Box = tuple[tuple[int, int], ...]      # (start, stop) patches along each grid axis
+
+
+def patch_features(lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, ...], box: Box) -> np.ndarray:
     """Upsampled positional features (patches in box, row-major; points, lpe_out).
 
-    A one-patch margin (clipped to the grid) gives the convolutions the same inputs as a full
-    decode. Audio rows are channels: the 1-D upsampler runs along each row on its own.
+    A one-patch margin along the conv axes (clipped to the grid) gives the convolutions the same
+    inputs as a full decode. Audio's leading grid axis is its channels: the 1-D upsampler runs
+    along each of them on its own, with no margin across them.
     """
     arch = pack.arch
-    rows, cols = grid
-    r0, r1, c0, c1 = box
-    m0, m1 = (max(0, r0 - 1), min(rows, r1 + 1)) if arch.dims == 2 else (r0, r1)
-    n0, n1 = max(0, c0 - 1), min(cols, c1 + 1)
-    cells = arch.patch // arch.lpe_stride
-    p = arch.patch
-    if arch.dims == 2:
-        lat = lpe.reshape(rows, cols, cells, cells, arch.lpe_channels)[m0:m1, n0:n1]
-        lat = lat.transpose(0, 2, 1, 3, 4).reshape((m1 - m0) * cells, (n1 - n0) * cells, arch.lpe_channels)
-        feat = positional_features(lat, pack.upsampler)
-        return np.stack([feat[(r - m0) * p:(r - m0 + 1) * p, (c - n0) * p:(c - n0 + 1) * p].reshape(p * p, -1)
-                         for r in range(r0, r1) for c in range(c0, c1)])
-    lat = lpe.reshape(rows, cols, cells, arch.lpe_channels)[m0:m1, n0:n1]
-    feat = positional_features(lat.reshape(m1 - m0, (n1 - n0) * cells, arch.lpe_channels), pack.upsampler)
-    return np.stack([feat[r - m0, (c - n0) * p:(c - n0 + 1) * p] for r in range(r0, r1) for c in range(c0, c1)])
+    lead = len(grid) - arch.dims
+    span = [(a, b) if i < lead else (max(0, a - 1), min(n, b + 1)) for i, ((a, b), n) in enumerate(zip(box, grid))]
+    lat = lpe.reshape(grid + arch.cell_shape + (arch.lpe_channels,))
+    lat = lat[tuple(slice(a, b) for a, b in span)]
+    sizes = [b - a for a, b in span]
+    conv = list(range(lead, len(grid)))
+    order = list(range(lead)) + [ax for i in conv for ax in (i, len(grid) + i - lead)] + [lat.ndim - 1]
+    lat = lat.transpose(order).reshape(sizes[:lead] + [sizes[i] * c for i, c in zip(conv, arch.cell_shape)]
+                                       + [arch.lpe_channels])
+    feat = positional_features(lat, pack.upsampler, arch.upsample_factors)
+    # (lead..., S_i * P_i ..., out) -> (lead..., S_i, P_i ..., out), cut the margins, patches first
+    feat = feat.reshape(sizes[:lead] + [x for i, p in zip(conv, arch.patch_shape) for x in (sizes[i], p)] + [-1])
+    keep = [slice(None)] * lead
+    for i in conv:
+        keep += [slice(box[i][0] - span[i][0], box[i][1] - span[i][0]), slice(None)]
+    feat = feat[tuple(keep)]
+    order = list(range(lead)) + [lead + 2 * j for j in range(arch.dims)] + [lead + 2 * j + 1 for j in range(arch.dims)]
+    feat = feat.transpose(order + [feat.ndim - 1])
+    return feat.reshape(-1, arch.patch_points, feat.shape[-1])
 
 
-def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, int],
-           box: tuple[int, int, int, int]) -> np.ndarray:
-    """Unit-range outputs of the patch box (r0, r1, c0, c1) of a rows x cols patch grid:
-    (rows px, cols px, channels) for images, (samples, rows = channels) for audio."""
+def render(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, ...], box: Box) -> np.ndarray:
+    """Unit-range outputs of the patches in `box`: (rows px, cols px, channels) for images,
+    (frames, rows px, cols px, channels) for video, (samples, rows = channels) for audio."""
     arch = pack.arch
-    cols = grid[1]
-    r0, r1, c0, c1 = box
     feat = patch_features(lpe, pack, grid, box)
     fourier = fourier_features(arch)
-    ids = np.array([r * cols + c for r in range(r0, r1) for c in range(c0, c1)])
+    ids = np.ravel_multi_index(np.meshgrid(*(np.arange(a, b) for a, b in box), indexing="ij"), grid).reshape(-1)
     weights_all = layer_weights(h[ids], pack.A, arch)    # one large product per layer, not one per batch
     y = np.empty((ids.size, arch.patch_points, arch.channels), dtype=np.float32)
     for start in range(0, ids.size, PATCH_BATCH):
         stop = min(start + PATCH_BATCH, ids.size)
         x = np.concatenate([np.broadcast_to(fourier, (stop - start,) + fourier.shape), feat[start:stop]], axis=2)
         y[start:stop] = patch_forward(x, [(w[start:stop], b[start:stop]) for w, b in weights_all], arch)
-    p = arch.patch
+    counts = [b - a for a, b in box]
     if arch.dims == 1:   # (rows, cols, P, 1) -> (samples, channels)
-        return y.reshape(r1 - r0, (c1 - c0) * p).T
-    y = y.reshape(r1 - r0, c1 - c0, p, p, arch.channels).transpose(0, 2, 1, 3, 4)
-    return y.reshape((r1 - r0) * p, (c1 - c0) * p, arch.channels)
+        return y.reshape(counts[0], counts[1] * arch.patch).T
+    y = y.reshape(counts + list(arch.patch_shape) + [arch.channels])
+    n = arch.dims
+    y = y.transpose([ax for i in range(n) for ax in (i, n + i)] + [2 * n])
+    return y.reshape([c * p for c, p in zip(counts, arch.patch_shape)] + [arch.channels])
 
 
 def load(header: Header) -> tuple[fmt.RecParams, packs.Pack]:
-    if header.modality not in ("image", "audio"):
-        raise FormatError(f"rec: {header.modality} is not supported yet (images and audio only)")
     params = fmt.RecParams.from_bytes(header.params)
     pack = packs.find(params.pack_id)
     arch = pack.arch
     if arch.modality != header.modality:
         raise FormatError(f"rec: pack {params.pack_id.hex()} codes {arch.modality}, the file is {header.modality}")
-    if arch.dims == 2 and arch.channels != header.channels:
+    if arch.dims != 1 and arch.channels != header.channels:
         raise FormatError(f"rec: pack {params.pack_id.hex()} codes {arch.channels} channels, file has {header.channels}")
     rows = level_rows(header, arch)
     variables = sum(rows[lv] * arch.level_size(lv) for lv in rows)
@@ -156,6 +163,32 @@ def load(header: Header) -> tuple[fmt.RecParams, packs.Pack]:
     return params, pack
 
 
+VIDEO_TILE = 8     # video decodes one frame slab at a time, in tiles of up to 8 x 8 patches (bounded memory)
+
+
+def render_region(h: np.ndarray, lpe: np.ndarray, pack: packs.Pack, grid: tuple[int, ...],
+                  spans: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Unit-range samples of a region (sample spans per axis of the signal)."""
+    arch = pack.arch
+    if arch.dims == 1:
+        (s0, s1), = spans
+        p = arch.patch
+        box = ((0, grid[0]), (s0 // p, -(-s1 // p)))
+        return render(h, lpe, pack, grid, box)[s0 - box[1][0] * p:s1 - box[1][0] * p]
+    box = tuple((a // p, -(-b // p)) for (a, b), p in zip(spans, arch.patch_shape))
+    origin = [b0 * p for (b0, _), p in zip(box, arch.patch_shape)]
+    if arch.dims == 2:
+        out = render(h, lpe, pack, grid, box)
+    else:
+        shape = [(b - a) * p for (a, b), p in zip(box, arch.patch_shape)]
+        out = np.empty(shape + [arch.channels], dtype=np.float32)
+        for tile in itertools.product(*(range(a, b, step) for (a, b), step in zip(box, (1, VIDEO_TILE, VIDEO_TILE)))):
+            sub = tuple((t, min(t + step, b)) for t, (_, b), step in zip(tile, box, (1, VIDEO_TILE, VIDEO_TILE)))
+            where = tuple(slice((a - b0) * p, (b - b0) * p) for (a, b), (b0, _), p in zip(sub, box, arch.patch_shape))
+            out[where] = render(h, lpe, pack, grid, sub)
+    return out[tuple(slice(a - o, b - o) for (a, b), o in zip(spans, origin))]
+
+
 def decode(reader: Reader, region: Region) -> np.ndarray:
     header = reader.header
     if region.scale != 1.0:
@@ -167,17 +200,6 @@ def decode(reader: Reader, region: Region) -> np.ndarray:
         raise FormatError(f"rec: expected one index chunk, found {len(index)}")
     payload = reader.read_chunk(index[0], "rec indices")
     h, lpe = latents(header, params, pack, payload)
-    arch = pack.arch
-    grid = signal_grid(header.shape, header.channels, arch)
-    p = arch.patch
-    if arch.dims == 1:
-        (s0, s1), = region.spans
-        box = (0, grid[0], s0 // p, -(-s1 // p))
-        samples = render(h, lpe, pack, grid, box)
-        return from_unit(samples[s0 - box[2] * p:s1 - box[2] * p], "audio", header.bit_depth)
-    (y0, y1), (x0, x1) = region.spans
-    box = (y0 // p, -(-y1 // p), x0 // p, -(-x1 // p))
-    pixels = render(h, lpe, pack, grid, box)
-    oy, ox = box[0] * p, box[2] * p
-    pixels = pixels[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
-    return from_unit(pixels, "image", header.bit_depth)
+    grid = signal_grid(header.shape, header.channels, pack.arch)
+    samples = render_region(h, lpe, pack, grid, tuple(region.spans))
+    return from_unit(samples, header.modality, header.bit_depth)

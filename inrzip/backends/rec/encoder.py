@@ -91,6 +91,7 @@ def choose_pack(opts: RecOptions, modality: str, bpp: float) -> packs.Pack:
         pack = packs.load(path)
         if pack.arch.modality != modality:
             raise UsageError(f"rec: model pack {path} codes {pack.arch.modality}, not {modality}")
+        packs.remember(path, pack.pack_id)
         return pack
     rates = packs.shipped_rates(modality)
     if not rates:
@@ -155,9 +156,11 @@ class RecEncoder:
         self.arch, self.pack, self.opts, self.dev = arch, pack, opts, dev
         shape = signal.spatial_shape
         self.shape = shape
-        self.rows, self.cols = signal_grid(shape, signal.channels, arch)
-        p = arch.patch
-        padded_shape = (self.cols * p,) if arch.dims == 1 else (self.rows * p, self.cols * p)
+        self.grid = signal_grid(shape, signal.channels, arch)
+        if arch.dims == 1:
+            padded_shape: tuple[int, ...] = (self.grid[1] * arch.patch,)
+        else:
+            padded_shape = tuple(g * q for g, q in zip(self.grid, arch.patch_shape))
         unit = signal.to_unit()
         padded = np.pad(unit, [(0, n - s) for n, s in zip(padded_shape, shape)] + [(0, 0)], mode="edge")
         mask = np.zeros(padded.shape[:-1] + ((signal.channels,) if arch.dims == 1 else (1,)), dtype=np.float32)
@@ -171,7 +174,7 @@ class RecEncoder:
         self.prior_mean = {lv: torch.from_numpy(pack.prior_mean[lv]).to(dev) for lv in packs.LEVELS}
         self.prior_std = {lv: torch.from_numpy(pack.prior_std[lv]).to(dev) for lv in packs.LEVELS}
         init_logstd = {lv: torch.from_numpy(pack.init_logstd[lv]).to(dev) for lv in packs.LEVELS}
-        self.post = Posterior(arch, 1, self.rows, self.cols, self.prior_mean, init_logstd).to(dev)
+        self.post = Posterior(arch, 1, self.grid, self.prior_mean, init_logstd).to(dev)
         self.level_rows = {lv: self.post.counts[lv] for lv in packs.LEVELS}
         self.layout = layouts(pack, self.level_rows, groups, dev)
         self.beta = {lv: torch.full((self.level_rows[lv], self.layout[lv].n_groups), pack.beta, device=dev)
@@ -182,7 +185,7 @@ class RecEncoder:
         self.indices = {lv: np.zeros((self.level_rows[lv], self.layout[lv].n_groups), dtype=np.int64)
                         for lv in packs.LEVELS}
         self.optimizer = torch.optim.Adam(self.post.parameters(), lr=opts.lr)
-        self.patches = self.rows * self.cols
+        self.patches = math.prod(self.grid)
         self.step_count = 0
         self.max_rounds = 0          # 0: one block per row per round, as the reference
 
@@ -195,7 +198,7 @@ class RecEncoder:
         z = self.post.sample(self.fixed)
         h, lpe = self.post.latents(z)
         pixels = random_pixels(self.arch, pixel_fraction)
-        pred = self.net(h, lpe, self.rows, self.cols, pixels)
+        pred = self.net(h, lpe, self.grid, pixels)
         mse = patch_mse(pred, self.target, self.weight, pixels)
         kl_bits = self.block_kl_bits()
         rate = sum((self.beta[lv] * kl_bits[lv] * ~self.coded[lv]).sum() for lv in packs.LEVELS) * LN2
@@ -274,8 +277,8 @@ class RecEncoder:
         """Unit-range samples of the coded signal (every variable fixed), padding cut off."""
         z = {lv: self.fixed[lv][1] for lv in packs.LEVELS}
         h, lpe = self.post.latents(z)
-        pred = self.net(h, lpe, self.rows, self.cols)
-        out = unpatchify(pred, self.rows, self.cols, self.arch)[0].cpu().numpy()
+        pred = self.net(h, lpe, self.grid)
+        out = unpatchify(pred, self.grid, self.arch)[0].cpu().numpy()
         return out[tuple(slice(0, s) for s in self.shape)]
 
     def index_stream(self) -> np.ndarray:
@@ -285,20 +288,18 @@ class RecEncoder:
 
 def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
     opts = parse_options(options)
-    if signal.modality not in ("image", "audio"):
-        raise UsageError(f"rec codes images and audio for now; use --backend sinr or croppable for {signal.modality}")
     if budget_bits is None:
         raise UsageError("rec: give a rate with -b (e.g. -b 0.3bpp, or -b 6kbps for audio)")
     points = signal.num_points * (signal.channels if signal.modality == "audio" else 1)
     pack = choose_pack(opts, signal.modality, budget_bits / points)
     arch = pack.arch
-    if arch.dims == 2 and signal.channels != arch.channels:
-        raise UsageError(f"rec: the model pack codes {arch.channels}-channel images; this one has {signal.channels} "
-                         "(use --backend sinr)")
+    if arch.dims != 1 and signal.channels != arch.channels:
+        raise UsageError(f"rec: the model pack codes {arch.channels}-channel {signal.modality}; this one has "
+                         f"{signal.channels} (use --backend sinr)")
     dev = resolve(opts.device)
     torch.manual_seed(opts.seed)
     header = container.Header("rec", signal.modality, signal.spatial_shape, signal.channels, signal.bit_depth,
-                              sample_rate=signal.sample_rate)
+                              sample_rate=signal.sample_rate, fps=signal.fps)
     enc_rows = level_rows(header, arch)
     guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))

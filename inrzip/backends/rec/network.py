@@ -2,8 +2,8 @@
 
 Weights are rebuilt from latents as w = h . A per layer; the positional-encoding latents of a
 block of patches are stitched into one grid and upsampled jointly (x4, conv 5x5, leaky ReLU,
-x2, conv 3x3, leaky ReLU, x2, conv 3x3; 1-D kernels for audio), zero-padded at the grid's
-border, exactly as the torch model does.
+x2, conv 3x3, leaky ReLU, x2, conv 3x3; 1-D kernels for audio, 3-D for video, whose first
+step is x(frames/4, 4, 4)), zero-padded at the grid's border, exactly as the torch model does.
 """
 from __future__ import annotations
 
@@ -45,44 +45,46 @@ def _phase_taps(factor: int, k: int) -> list[list[tuple[int, list[int]]]]:
     return phases
 
 
-def upsample_conv(x: np.ndarray, factor: int, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """conv_same(nearest-upsample(x, factor)) over the n axes before the channel axis, computed
-    polyphase on the low-res grid: each output phase is a 2-tap-per-axis conv whose kernel is
-    the sum of the taps that read the same source sample, so 4 products per output sample
-    instead of 9 (3x3 after x2) or 25 (5x5 after x4). Zero padding of the upsampled grid is
-    zero padding of the low-res one.
+def upsample_conv(x: np.ndarray, factors: tuple[int, ...], weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """conv_same(nearest-upsample(x, factors)) over the n axes before the channel axis, computed
+    polyphase on the low-res grid: each output phase is a conv of at most 2 taps per axis whose
+    kernel is the sum of the taps that read the same source sample, so 2^n products per output
+    sample instead of 3^n (3-tap after x2) or 5^n (5-tap after x4). Zero padding of the
+    upsampled grid is zero padding of the low-res one.
 
-    weight (Cout, Cin, k x n); x (..., S1..Sn, Cin) -> (..., f S1..f Sn, Cout), float32. The sums run
-    in float64: BLAS rounds in an order that depends on how many rows it is given, and float64
+    weight (Cout, Cin, k x n); x (..., S1..Sn, Cin) -> (..., f1 S1..fn Sn, Cout), float32. The sums
+    run in float64: BLAS rounds in an order that depends on how many rows it is given, and float64
     keeps that from reaching the float32 result, so a crop decodes exactly what a full decode does.
     """
     n = weight.ndim - 2
     k = weight.shape[-1]
     lead = x.ndim - 1 - n
     spatial = x.shape[lead:-1]
-    phases = _phase_taps(factor, k)
-    reach = max(abs(o) for taps in phases for o, _ in taps)
+    phases = [_phase_taps(f, k) for f in factors]
+    reach = max(abs(o) for axis in phases for taps in axis for o, _ in taps)
     xp = np.pad(x.astype(np.float64), [(0, 0)] * lead + [(reach, reach)] * n + [(0, 0)])
     w64 = weight.astype(np.float64)
     cout = weight.shape[0]
-    out = np.empty(x.shape[:lead] + sum(((s, factor) for s in spatial), ()) + (cout,), dtype=np.float32)
-    for phase in itertools.product(range(factor), repeat=n):
+    out = np.empty(x.shape[:lead] + sum(((s, f) for s, f in zip(spatial, factors)), ()) + (cout,), dtype=np.float32)
+    for phase in itertools.product(*(range(f) for f in factors)):
         acc = np.broadcast_to(bias.astype(np.float64), x.shape[:-1] + (cout,)).copy()
-        for combo in itertools.product(*(phases[ph] for ph in phase)):
+        for combo in itertools.product(*(axis[ph] for axis, ph in zip(phases, phase))):
             kernel = sum(w64[(slice(None), slice(None)) + ds] for ds in itertools.product(*(d for _, d in combo)))
             window = (slice(None),) * lead + tuple(slice(reach + o, reach + o + s) for (o, _), s in zip(combo, spatial))
             acc += xp[window] @ kernel.T
         slots = (slice(None),) * lead + sum(((slice(None), ph) for ph in phase), ()) + (slice(None),)
         out[slots] = acc
-    return out.reshape(x.shape[:lead] + tuple(s * factor for s in spatial) + (cout,))
+    return out.reshape(x.shape[:lead] + tuple(s * f for s, f in zip(spatial, factors)) + (cout,))
 
 
-def positional_features(grid: np.ndarray, upsampler: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Latent grid -> features 16x larger along the conv axes: (h, w, C) -> (16h, 16w, lpe_out)
-    for images; (rows, n, C) -> (rows, 16n, lpe_out) for audio (each row on its own)."""
+def positional_features(grid: np.ndarray, upsampler: list[tuple[np.ndarray, np.ndarray]],
+                        factors: list[tuple[int, ...]]) -> np.ndarray:
+    """Latent grid (..., S1..Sn, C) -> features (..., 16 S1.., lpe_out) (x frames in video time).
+
+    Images: (h, w, C); audio: (rows, n, C), each row on its own; video: (t, h, w, C)."""
     x = grid.astype(np.float32)
-    for i, ((wt, b), factor) in enumerate(zip(upsampler, (4, 2, 2))):
-        x = upsample_conv(x, factor, wt, b)
+    for i, ((wt, b), f) in enumerate(zip(upsampler, factors)):
+        x = upsample_conv(x, f, wt, b)
         if i < 2:
             x = np.where(x > 0, x, LEAK * x)
     return x

@@ -138,6 +138,15 @@ def _check_shapes(pack: Pack) -> None:
         raise FormatError(f"{pack.path}: rec model pack tensors do not match its architecture")
 
 
+_NAMED: dict[bytes, Path] = {}     # packs this process was pointed at by path (`-O pack=...`)
+
+
+def remember(path: Path, pack_id: bytes) -> None:
+    """Let `find` resolve a pack named by path for the rest of this process, so an encode with
+    `-O pack=FILE` can verify its own output (a later decode elsewhere still needs the pack installed)."""
+    _NAMED[pack_id] = Path(path)
+
+
 def search_dirs() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("INRZIP_PACK_PATH", "").split(os.pathsep) if p]
     return extra + [PACK_DIR]
@@ -167,6 +176,9 @@ def file_id(path: Path) -> bytes:
 
 def find(pack_id: bytes) -> Pack:
     """The pack a file names, or a clear error saying which id is missing."""
+    named = _NAMED.get(pack_id)
+    if named is not None and named.is_file() and file_id(named) == pack_id:
+        return load(named)
     for path in available():
         if file_id(path) == pack_id:
             return load(path)

@@ -1,7 +1,8 @@
 """`inrzip train`: learn a rec model pack (the paper's Algorithm 1, as its code runs it).
 
-Full-batch EM over a fixed set of training crops (image crops of rows x cols patches, or for
-audio, mono segments of cols patches taken from any channel of the training files): the E-step fits every crop's posterior jointly
+Full-batch EM over a fixed set of training crops (image crops of rows x cols patches; for
+audio, mono segments of cols patches taken from any channel of the training files; for video,
+clips of frames x rows x cols patches): the E-step fits every crop's posterior jointly
 with A and the upsampler (loss = sum of per-patch MSE + beta * KL); the M-step sets each prior to
 the closed-form empirical Bayes update (mean of posterior means; mean of posterior variances plus
 the variance of the means); beta moves after each E-step so that the average KL per patch (all
@@ -48,6 +49,8 @@ class TrainOptions:
     crops: int = 16                  # training instances (crop_rows x crop_cols patches each)
     crop_rows: int = 4
     crop_cols: int = 8
+    crop_frames: int = 1             # video: patches along time per crop (paper: one 24-frame slab)
+    downscale: int = 1               # video: box-filter training videos by this factor first (paper: 240 -> 128 px)
     em_iterations: int = 40
     e_steps: int = 50                # Adam steps per E-step (reference: 200 then 100)
     lr: float = 1e-3                 # reference: 2e-4 over ~55k steps
@@ -58,9 +61,18 @@ class TrainOptions:
     device: str = "auto"
     arch: RecArch = field(default_factory=RecArch)
 
+    @property
+    def crop_grid(self) -> tuple[int, ...]:
+        """Patch grid of one training crop."""
+        if self.arch.dims == 3:
+            return self.crop_frames, self.crop_rows, self.crop_cols
+        return self.crop_rows, self.crop_cols
+
 
 AUDIO_ARCH = {"patch": 800, "channels": 1, "dims": 1}     # the paper's audio setting (Table 2)
 AUDIO_CROP = {"crop_rows": 1, "crop_cols": 15}           # 12 000-sample segments (paper: 60 patches)
+VIDEO_ARCH = {"patch": 16, "frames": 24, "dims": 3, "fourier": 18}   # Table 2: 24 x 16 x 16 patches
+VIDEO_CROP = {"crop_frames": 1, "crop_rows": 4, "crop_cols": 4}     # 24 x 64 x 64 clips (paper: 24 x 128 x 128)
 
 
 def parse_train_options(options: dict, rate_bpp: float, device: str, modality: str = "image") -> TrainOptions:
@@ -88,13 +100,22 @@ def parse_train_options(options: dict, rate_bpp: float, device: str, modality: s
         kw = {**AUDIO_CROP, **kw}
         if kw["crop_rows"] != 1 or arch_kw["dims"] != 1 or arch_kw["channels"] != 1:
             raise UsageError("train: audio packs are mono 1-D (crop_rows=1, arch.dims=1, arch.channels=1)")
+    elif modality == "video":
+        arch_kw = {**VIDEO_ARCH, **arch_kw}
+        kw = {**VIDEO_CROP, **kw}
+        if arch_kw["dims"] != 3 or arch_kw.get("channels", 3) != 3:
+            raise UsageError("train: video packs are 3-D RGB (arch.dims=3, arch.channels=3)")
+    elif arch_kw.get("dims", 2) != 2:
+        raise UsageError("train: image packs are 2-D (arch.dims=2); use --modality audio or video")
     try:
         arch = replace(RecArch(), **arch_kw)
     except ValueError as e:
         raise UsageError(str(e)) from None
     opts = TrainOptions(rate_bpp=rate_bpp, device=device, arch=arch, **kw)
-    if min(opts.crops, opts.crop_rows, opts.crop_cols, opts.em_iterations, opts.e_steps) < 1:
-        raise UsageError("train: crops, crop_rows, crop_cols, em_iterations and e_steps must be >= 1")
+    if min(opts.crops, opts.crop_rows, opts.crop_cols, opts.crop_frames, opts.downscale, opts.em_iterations,
+           opts.e_steps) < 1:
+        raise UsageError("train: crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations and e_steps "
+                         "must be >= 1")
     if not 0 < opts.pixel_fraction <= 1 or opts.lr <= 0 or opts.beta0 <= 0:
         raise UsageError("train: need 0 < pixel_fraction <= 1, lr > 0, beta0 > 0")
     return opts
@@ -134,6 +155,44 @@ def load_training_audio(folder: Path, min_samples: int) -> list[np.ndarray]:
     return tracks
 
 
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mkv", ".webm", ".y4m", ".avi", ".mov"}
+
+
+def load_training_video(folder: Path, frames: int, min_side: int, downscale: int = 1) -> list[np.ndarray]:
+    """Every video in the folder with at least `frames` frames and `min_side` px (after a
+    `downscale` x `downscale` box filter), as (T, H, W, 3) float32 in [-1, 1]. Raw .yuv files
+    are skipped: their frame size is not in the file."""
+    from ...media import read_signal
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    clips = []
+    for p in paths:
+        sig = read_signal(str(p))
+        if sig.modality != "video":
+            continue
+        unit = sig.to_unit()
+        if downscale > 1:
+            t, hh, ww, c = unit.shape
+            hh, ww = hh // downscale * downscale, ww // downscale * downscale
+            unit = unit[:, :hh, :ww].reshape(t, hh // downscale, downscale, ww // downscale, downscale, c).mean(axis=(2, 4))
+        if unit.shape[0] >= frames and min(unit.shape[1:3]) >= min_side:
+            clips.append(unit.astype(np.float32))
+    if not clips:
+        raise UsageError(f"{folder}: no videos of at least {frames} frames and {min_side} px to train on")
+    return clips
+
+
+def random_clips(videos: list[np.ndarray], count: int, shape: tuple[int, int, int], seed: int) -> np.ndarray:
+    """`count` (T, H, W, 3) crops of the videos, drawn with a seeded generator."""
+    gen = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        v = videos[gen.integers(len(videos))]
+        start = [int(gen.integers(n - s + 1)) for n, s in zip(v.shape[:3], shape)]
+        out.append(v[tuple(slice(a, a + s) for a, s in zip(start, shape))])
+    return np.stack(out)
+
+
 def random_segments(tracks: list[np.ndarray], count: int, length: int, seed: int) -> np.ndarray:
     """`count` (length, 1) segments of the tracks, drawn with a seeded generator."""
     gen = np.random.default_rng(seed)
@@ -146,8 +205,12 @@ def random_segments(tracks: list[np.ndarray], count: int, length: int, seed: int
 
 
 def training_set(data: Path, opts: TrainOptions) -> np.ndarray:
-    """The fixed training crops: (crops, H, W, 3) images or (crops, N, 1) audio segments."""
+    """The fixed training crops: (crops, H, W, 3) images, (crops, T, H, W, 3) clips or (crops, N, 1) audio."""
     arch = opts.arch
+    if arch.dims == 3:
+        shape = tuple(g * p for g, p in zip(opts.crop_grid, arch.patch_shape))
+        videos = load_training_video(data, shape[0], min(shape[1:]), opts.downscale)
+        return random_clips(videos, opts.crops, shape, opts.seed)
     if arch.dims == 1:
         length = opts.crop_cols * arch.patch
         return random_segments(load_training_audio(data, length), opts.crops, length, opts.seed)
@@ -194,7 +257,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
 
     net = RecNet(arch).to(dev)
     mean, logstd = initial_posterior(arch, gen)
-    post = Posterior(arch, opts.crops, opts.crop_rows, opts.crop_cols, mean, logstd).to(dev)
+    post = Posterior(arch, opts.crops, opts.crop_grid, mean, logstd).to(dev)
     prior_mean = {lv: torch.zeros(arch.level_size(lv), device=dev) for lv in LEVELS}
     prior_std = {lv: torch.full((arch.level_size(lv),), INIT_PRIOR_STD, device=dev) for lv in LEVELS}
     beta, start_iter = opts.beta0, 0
@@ -203,7 +266,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
         beta, start_iter, history = _resume(checkpoint, net, post, prior_mean, prior_std)
     optimizer = torch.optim.Adam([{"params": list(post.parameters()) + list(net.convs.parameters()), "lr": opts.lr},
                                   {"params": list(net.A.parameters()), "lr": opts.lr_a}])
-    patches = opts.crops * opts.crop_rows * opts.crop_cols
+    patches = opts.crops * math.prod(opts.crop_grid)
     budget = opts.rate_bpp * arch.patch_points
     total_steps = opts.em_iterations * opts.e_steps
     for it in range(start_iter, opts.em_iterations):
@@ -211,7 +274,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             z = post.sample()
             h, lpe = post.latents(z)
             pixels = random_pixels(arch, opts.pixel_fraction)
-            pred = net(h, lpe, opts.crop_rows, opts.crop_cols, pixels)
+            pred = net(h, lpe, opts.crop_grid, pixels)
             mse = patch_mse(pred, target, weight, pixels)
             kl = post.kl_nats(prior_mean, prior_std)
             kl_total = sum(k.sum() for k in kl.values())
