@@ -144,3 +144,12 @@ def test_cli_encodes_decodes_and_crops_a_video_file(video_packs, tmp_path, capsy
     from inrzip.media import read_signal
     assert read_signal(str(tmp_path / "back.y4m")).data.shape == (8, 32, 32, 3)
     assert read_signal(str(tmp_path / "part.y4m")).data.shape == (4, 16, 16, 3)
+
+
+def test_too_large_a_signal_is_a_clear_error(monkeypatch):
+    from inrzip.backends.rec import encoder
+    from inrzip.errors import UsageError
+
+    monkeypatch.setattr(encoder, "MAX_FIT_POINTS", 8 * 32 * 32 - 1)
+    with pytest.raises(UsageError, match="more than one encode fits at once"):
+        api.encode(panning_video(8, 32, 32), None, rate="0.3bpp", backend="rec", options=FAST)

@@ -43,6 +43,10 @@ from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, signal_grid
 from .decoder import level_rows
 
 RATE_TOLERANCE = 0.05
+# The posterior of the whole signal is fitted at once (~200 bytes of activations per sample on
+# the sampled share): 16 M samples is ~3-4 GB, e.g. a 4K image, 96 frames of 512 x 320, or 17
+# minutes of 16 kHz audio. Beyond it, a clear error instead of an out-of-memory kill.
+MAX_FIT_POINTS = 1 << 24
 EFFORT = {   # (fit steps, fine-tune steps per coding round, beta factor, pixel fraction, max rounds per level)
     "fast": (300, 3, 1.2, 0.25, 24),
     "normal": (1500, 5, 1.1, 0.25, 96),
@@ -291,6 +295,9 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     if budget_bits is None:
         raise UsageError("rec: give a rate with -b (e.g. -b 0.3bpp, or -b 6kbps for audio)")
     points = signal.num_points * (signal.channels if signal.modality == "audio" else 1)
+    if points > MAX_FIT_POINTS:
+        raise UsageError(f"rec: {points:,} samples is more than one encode fits at once ({MAX_FIT_POINTS:,}); "
+                         f"cut the {signal.modality} into parts (the paper codes 24-frame 128 x 128 video clips)")
     pack = choose_pack(opts, signal.modality, budget_bits / points)
     arch = pack.arch
     if arch.dims != 1 and signal.channels != arch.channels:
