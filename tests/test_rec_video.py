@@ -14,7 +14,7 @@ from inrzip.cli import main
 from inrzip.media import write_signal
 from inrzip.signal import Signal
 
-TINY_VIDEO = {"arch.patch": "16", "arch.frames": "8", "arch.hidden": "16", "arch.fourier": "6",
+TINY_VIDEO = {"arch.patch": "16", "arch.frames": "12", "arch.hidden": "16", "arch.fourier": "6",
               "arch.lpe_channels": "4", "arch.lpe_mid": "8", "arch.lpe_out": "8", "arch.group": "2",
               "crops": "3", "crop_rows": "2", "crop_cols": "2", "em_iterations": "3", "e_steps": "10",
               "beta0": "3e-5", "pixel_fraction": "0.5"}
@@ -44,7 +44,7 @@ def video_packs(tmp_path_factory):
 def coded_video(video_packs):
     mp = pytest.MonkeyPatch()
     mp.setenv("INRZIP_PACK_PATH", str(video_packs))
-    sig = panning_video(10, 36, 40)      # 2 x 3 x 3 patches of 8 x 16 x 16, padded in every axis
+    sig = panning_video(30, 36, 40)      # 3 x 3 x 3 patches of 12 x 16 x 16, padded in every axis
     rep = api.encode(sig, None, rate="1bpp", backend="rec", options=FAST)
     yield sig, rep
     mp.undo()
@@ -53,8 +53,8 @@ def coded_video(video_packs):
 def test_video_pack_is_three_dimensional(video_packs):
     pack = packs.load(video_packs / "tiny-video.safetensors")
     arch = pack.arch
-    assert arch.dims == 3 and arch.modality == "video" and arch.patch_shape == (8, 16, 16)
-    assert arch.cell_shape == (1, 1, 1) and arch.upsample_factors[0] == (2, 4, 4)
+    assert arch.dims == 3 and arch.modality == "video" and arch.patch_shape == (12, 16, 16)
+    assert arch.cell_shape == (1, 1, 1) and arch.upsample_factors[0] == (3, 4, 4)
     assert pack.upsampler[0][0].shape == (8, 4, 5, 5, 5)        # Conv3d kernels
     assert pack.prior_mean[1].shape == (arch.inr_size + 4,)      # one cell of 4 channels per patch
     assert RecArch.from_json(arch.to_json()) == arch
@@ -68,12 +68,14 @@ def test_video_grid_and_groups_follow_the_paper():
     groups = patch_groups((1, 8, 8), arch)
     assert groups.max() + 1 == 4 and np.bincount(groups).tolist() == [16] * 4   # 4 groups of 4 x 4
     assert len(set(patch_groups((2, 4, 4), arch).tolist())) == 2        # groups never span frame slabs
+    with pytest.raises(ValueError, match="at least 12"):     # x2 in time would reach past the next slab
+        RecArch(patch=16, frames=8, dims=3, fourier=18)
 
 
 def test_video_round_trip_meets_bpp_and_matches_the_encoder(coded_video, video_packs, monkeypatch):
     monkeypatch.setenv("INRZIP_PACK_PATH", str(video_packs))
     sig, rep = coded_video
-    target = 10 * 36 * 40 / 8
+    target = 30 * 36 * 40 / 8
     assert abs(len(rep.data) / target - 1) <= 0.05, (len(rep.data), target)
     out = api.decode(rep.data).signal
     assert out.modality == "video" and out.fps == Fraction(25)
@@ -89,9 +91,10 @@ def test_video_crop_and_tiling_equal_a_full_decode(coded_video, video_packs, mon
     monkeypatch.setenv("INRZIP_PACK_PATH", str(video_packs))
     _, rep = coded_video
     full = api.decode(rep.data).signal.data
-    monkeypatch.setattr(decoder, "VIDEO_TILE", 1)                  # one patch per tile: margins everywhere
+    monkeypatch.setattr(decoder, "VIDEO_TILE", 1)       # one patch per tile: margins everywhere, 3 slabs
     np.testing.assert_array_equal(api.decode(rep.data).signal.data, full)
-    for region, cut in [("0:4,0:16,0:16", np.s_[0:4, 0:16, 0:16]), ("3:10,5:30,17:40", np.s_[3:10, 5:30, 17:40])]:
+    for region, cut in [("0:4,0:16,0:16", np.s_[0:4, 0:16, 0:16]), ("3:10,5:30,17:40", np.s_[3:10, 5:30, 17:40]),
+                        ("11:30,0:36,9:31", np.s_[11:30, 0:36, 9:31])]:
         part = api.decode(rep.data, crop=region).signal.data
         np.testing.assert_array_equal(part, full[cut])
 
@@ -99,7 +102,7 @@ def test_video_crop_and_tiling_equal_a_full_decode(coded_video, video_packs, mon
 def test_cli_train_video_and_its_errors(tmp_path, capsys):
     data = tmp_path / "train"
     data.mkdir()
-    write_signal(panning_video(8, 32, 32), data / "pan.y4m", fmt="y4m")
+    write_signal(panning_video(12, 32, 32), data / "pan.y4m", fmt="y4m")
     out = tmp_path / "v.safetensors"
     args = ["train", "--modality", "video", "--data", str(data), "-b", "0.5bpp", "-o", str(out),
             "--device", "cpu", "--quiet", "--json"]
@@ -111,7 +114,7 @@ def test_cli_train_video_and_its_errors(tmp_path, capsys):
     assert main([a for a in args if a != "--json"] + ["-O", "arch.channels=1", "--force"]) != 0
     assert "video packs are 3-D RGB" in capsys.readouterr().err
     assert main([a for a in args if a != "--json"] + ["-O", "crop_frames=2", "--force"]) != 0
-    assert "no videos of at least 16 frames" in capsys.readouterr().err
+    assert "no videos of at least 24 frames" in capsys.readouterr().err
 
 
 def test_training_videos_are_box_filtered_and_too_short_ones_skipped(tmp_path):

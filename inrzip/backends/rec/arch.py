@@ -50,8 +50,10 @@ class RecArch:
             raise ValueError("rec: dims must be 1 (audio), 2 (images) or 3 (video)")
         if self.patch % self.lpe_stride or self.lpe_stride != 16:
             raise ValueError("rec: the upsampler is x4, x2, x2, so lpe_stride must be 16 and divide the patch")
-        if self.dims == 3 and (self.frames % 4 or self.frames < 4):
-            raise ValueError("rec: video patches need a multiple of 4 frames (the upsampler's first step is frames/4)")
+        if self.dims == 3 and (self.frames % 4 or self.frames < 12):
+            # the first upsampling is x frames/4 in time; below x3 its 5-tap conv reaches past the
+            # neighbouring slab, and a decoder working slab by slab with a one-slab margin would differ
+            raise ValueError("rec: video patches need a multiple of 4 frames, at least 12")
         if self.fourier % (2 * self.dims) or self.fourier <= 0:
             raise ValueError(f"rec: fourier must be a positive multiple of {2 * self.dims}")
 
