@@ -250,7 +250,7 @@ def test_chosen_noise_equals_per_block_candidates():
 
 
 @pytest.mark.parametrize("arch_kw,grid", [({}, (2, 3)), ({"patch": 32, "dims": 1, "channels": 1}, (2, 3)),
-                                          ({"patch": 16, "frames": 8, "dims": 3, "fourier": 6}, (2, 2, 3))])
+                                          ({"patch": 16, "frames": 12, "dims": 3, "fourier": 6}, (2, 2, 3))])
 def test_phase_sampled_forward_equals_the_same_points_of_a_full_forward(arch_kw, grid):
     import math
 
