@@ -19,8 +19,9 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -231,6 +232,21 @@ def measure(arr: np.ndarray, encode: Callable[[np.ndarray], bytes],
         "bytes": len(data),
         "exact": exact,
     }
+
+
+def rec_round_trip(signal: Any, rate: str, effort: str) -> tuple[int, np.ndarray, float, float, dict]:
+    """Encode a Signal with the rec backend to a real file and decode it back with the numpy
+    decoder: (file bytes, decoded samples, encode s, decode s, encoder stats)."""
+    import tempfile
+
+    from inrzip import api
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "signal.inrz"
+        rep = api.encode(signal, path, rate=rate, backend="rec", options={"effort": effort, "device": "auto"})
+        t0 = time.perf_counter()
+        out = api.decode(path).signal.data
+        return path.stat().st_size, out, rep.encode_s, time.perf_counter() - t0, rep.stats
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import argparse
 import io
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -109,16 +108,10 @@ def main() -> None:
             for kbps in ladder:
                 extra: dict = {}
                 if codec == "rec":
-                    with tempfile.TemporaryDirectory() as tmp:
-                        path = Path(tmp) / "clip.inrz"
-                        rep = api.encode(sig, path, rate=f"{kbps}kbps", backend="rec",
-                                         options={"effort": args.effort, "device": "auto"})
-                        t0 = time.perf_counter()
-                        out = api.decode(path).signal.data[:, 0]
-                        dec_s = time.perf_counter() - t0
-                        data_len, enc_s = path.stat().st_size, rep.encode_s
+                    data_len, decoded, enc_s, dec_s, stats = common.rec_round_trip(sig, f"{kbps}kbps", args.effort)
+                    out = decoded[:, 0]
                     score, lag = common.psnr(sig.data[:, 0].astype(np.float64), out.astype(np.float64), 65535.0), 0
-                    extra = {"pack": rep.stats.get("pack"), "rate_met": rep.stats.get("rate_met")}
+                    extra = {"pack": stats.get("pack"), "rate_met": stats.get("rate_met")}
                 else:
                     data, out, enc_s, dec_s = ffmpeg_round_trip(sig.data[:, 0], sig.sample_rate, codec, int(kbps))
                     data_len = len(data)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -94,16 +93,9 @@ def main() -> None:
             for param in ladder:
                 extra: dict = {}
                 if codec == "rec":
-                    with tempfile.TemporaryDirectory() as tmp:
-                        out_path = Path(tmp) / "clip.inrz"
-                        rep = api.encode(clip, out_path, rate=f"{param}bpp", backend="rec",
-                                         options={"effort": args.effort, "device": "auto"})
-                        t0 = time.perf_counter()
-                        out = api.decode(out_path).signal.data
-                        dec_s = time.perf_counter() - t0
-                        size, enc_s = out_path.stat().st_size, rep.encode_s
-                    extra = {"pack": rep.stats.get("pack"), "rate_met": rep.stats.get("rate_met"),
-                             "blocks_per_level": rep.stats.get("blocks_per_level")}
+                    size, out, enc_s, dec_s, stats = common.rec_round_trip(clip, f"{param}bpp", args.effort)
+                    extra = {"pack": stats.get("pack"), "rate_met": stats.get("rate_met"),
+                             "blocks_per_level": stats.get("blocks_per_level")}
                     label = f"{param}bpp"
                 else:
                     data, out, enc_s, dec_s = ffmpeg_round_trip(clip, codec, int(param))
