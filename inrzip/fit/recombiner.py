@@ -24,7 +24,7 @@ from ..backends.rec.arch import (
     group_count,
     patch_groups,
 )
-from ..backends.rec.network import LEAK
+from ..backends.rec.network import LEAK, phase_taps
 
 LN2 = math.log(2.0)
 
@@ -78,13 +78,13 @@ class RecNet(nn.Module):
         last = len(self.convs) - 1
         for i, (conv, factor) in enumerate(zip(self.convs, a.upsample_factors)):
             if i == last and phases is not None:
-                parts = [_to_patches(phase_conv(x, conv.weight, conv.bias, ph), b, conv_grid, lead, grid,
-                                     tuple(p // 2 for p in a.patch_shape)) for ph in phases]
-                return torch.cat(parts, dim=2)
+                half = tuple(p // 2 for p in a.patch_shape)
+                parts = [_to_patches(phase_conv(x, conv.weight, conv.bias, ph).movedim(1, -1), half) for ph in phases]
+                return torch.cat(parts, dim=2).reshape(b, math.prod(grid), -1, a.lpe_out)
             x = conv(F.interpolate(x, scale_factor=factor, mode="nearest"))
             if i < 2:
                 x = F.leaky_relu(x, LEAK)
-        return _to_patches(x, b, conv_grid, lead, grid, a.patch_shape)
+        return _to_patches(x.movedim(1, -1), a.patch_shape).reshape(b, math.prod(grid), a.patch_points, a.lpe_out)
 
     def forward(self, h: torch.Tensor, lpe: torch.Tensor, grid: tuple[int, ...],
                 sample: PointSample | None = None) -> torch.Tensor:
@@ -161,11 +161,7 @@ def patchify(signals: torch.Tensor, arch: RecArch) -> torch.Tensor:
     if arch.dims == 1:
         b, n, ch = signals.shape
         return signals.permute(0, 2, 1).reshape(b, ch * (n // p), p, 1)
-    b, c, n = signals.shape[0], signals.shape[-1], arch.dims
-    grid = tuple(s // q for s, q in zip(signals.shape[1:-1], arch.patch_shape))
-    x = signals.reshape((b,) + tuple(v for g, q in zip(grid, arch.patch_shape) for v in (g, q)) + (c,))
-    x = x.permute([0] + [1 + 2 * i for i in range(n)] + [2 + 2 * i for i in range(n)] + [2 * n + 1])
-    return x.reshape(b, math.prod(grid), arch.patch_points, c)
+    return _to_patches(signals, arch.patch_shape)
 
 
 def unpatchify(patches: torch.Tensor, grid: tuple[int, ...], arch: RecArch) -> torch.Tensor:
@@ -215,28 +211,34 @@ def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = 
 
 
 def phase_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, phase: tuple[int, ...]) -> torch.Tensor:
-    """One phase of conv_same(nearest-upsample(x, 2)) (k = 3): output points 2i + phase, as a
-    2-tap-per-axis conv on the low-res grid whose taps sum the kernel taps reading the same sample."""
-    n = len(phase)
-    merge = weight.new_tensor([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]])     # [phase][slot][tap]
+    """One phase of conv_same(nearest-upsample(x, 2)): output points 2i + phase, as a conv on the
+    low-res grid whose taps sum the kernel taps reading the same sample (the decoder's
+    `phase_taps` decomposition, so both sides split the kernel the same way)."""
+    n, k = len(phase), weight.shape[-1]
+    taps = phase_taps(2, k)
     kernel = weight
-    for axis, ph in enumerate(phase):     # contract each kernel axis with its phase's merge matrix
-        kernel = torch.tensordot(kernel, merge[ph], dims=([2 + axis], [1])).movedim(-1, 2 + axis)
-    xp = F.pad(x, [1, 1] * n)
-    window = (slice(None), slice(None)) + tuple(slice(ph, ph + s + 1) for ph, s in zip(phase, x.shape[2:]))
+    reach = max(abs(o) for per_phase in taps for o, _ in per_phase)
+    for axis, ph in enumerate(phase):     # contract each kernel axis with its phase's 0/1 merge matrix
+        merge = weight.new_zeros(len(taps[ph]), k)
+        for slot, (_, ds) in enumerate(taps[ph]):
+            merge[slot, ds] = 1.0
+        kernel = torch.tensordot(kernel, merge, dims=([2 + axis], [1])).movedim(-1, 2 + axis)
+    xp = F.pad(x, [reach, reach] * n)
+    window = (slice(None), slice(None)) + tuple(
+        slice(reach + taps[ph][0][0], reach + taps[ph][0][0] + s + len(taps[ph]) - 1) for ph, s in zip(phase, x.shape[2:]))
     return _CONV[n](xp[window], kernel, bias)
 
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-def _to_patches(x: torch.Tensor, b: int, conv_grid: tuple[int, ...], lead: int, grid: tuple[int, ...],
-                patch_shape: tuple[int, ...]) -> torch.Tensor:
-    """(batch, out, G1 P1, ..., Gn Pn) -> (B, patches, P1..Pn flattened, out)."""
-    n = len(conv_grid)
-    x = x.reshape(x.shape[:2] + tuple(v for g, p in zip(conv_grid, patch_shape) for v in (g, p)))
-    x = x.permute([0] + [2 + 2 * i for i in range(n)] + [3 + 2 * i for i in range(n)] + [1])
-    return x.reshape(b, math.prod(grid), math.prod(patch_shape), x.shape[-1])
+def _to_patches(x: torch.Tensor, patch_shape: tuple[int, ...]) -> torch.Tensor:
+    """Channel-last (B, G1 P1, ..., Gn Pn, C) -> (B, G1..Gn flattened, P1..Pn flattened, C)."""
+    n = len(patch_shape)
+    grid = tuple(s // p for s, p in zip(x.shape[1:-1], patch_shape))
+    x = x.reshape(x.shape[:1] + tuple(v for g, p in zip(grid, patch_shape) for v in (g, p)) + x.shape[-1:])
+    x = x.permute([0] + [1 + 2 * i for i in range(n)] + [2 + 2 * i for i in range(n)] + [2 * n + 1])
+    return x.reshape(x.shape[0], math.prod(grid), math.prod(patch_shape), x.shape[-1])
 
 
 def patch_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,

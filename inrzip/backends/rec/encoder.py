@@ -201,9 +201,9 @@ class RecEncoder:
     def step(self, beta_factor: float, pixel_fraction: float = 1.0) -> tuple[float, float]:
         z = self.post.sample(self.fixed)
         h, lpe = self.post.latents(z)
-        pixels = random_pixels(self.arch, pixel_fraction)
-        pred = self.net(h, lpe, self.grid, pixels)
-        mse = patch_mse(pred, self.target, self.weight, pixels)
+        sample = random_pixels(self.arch, pixel_fraction)
+        pred = self.net(h, lpe, self.grid, sample)
+        mse = patch_mse(pred, self.target, self.weight, sample)
         kl_bits = self.block_kl_bits()
         rate = sum((self.beta[lv] * kl_bits[lv] * ~self.coded[lv]).sum() for lv in packs.LEVELS) * LN2
         loss = (mse.sum() + rate) / self.patches

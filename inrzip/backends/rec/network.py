@@ -32,7 +32,7 @@ def layer_weights(h: np.ndarray, A: list[np.ndarray], arch: RecArch) -> list[tup
     return out
 
 
-def _phase_taps(factor: int, k: int) -> list[list[tuple[int, list[int]]]]:
+def phase_taps(factor: int, k: int) -> list[list[tuple[int, list[int]]]]:
     """Per output phase of a nearest x`factor` upsampling followed by a 'same' k-tap conv: the
     low-res source offsets it reads and the kernel taps that land on each."""
     pad = k // 2
@@ -60,7 +60,7 @@ def upsample_conv(x: np.ndarray, factors: tuple[int, ...], weight: np.ndarray, b
     k = weight.shape[-1]
     lead = x.ndim - 1 - n
     spatial = x.shape[lead:-1]
-    phases = [_phase_taps(f, k) for f in factors]
+    phases = [phase_taps(f, k) for f in factors]
     reach = max(abs(o) for axis in phases for taps in axis for o, _ in taps)
     xp = np.pad(x.astype(np.float64), [(0, 0)] * lead + [(reach, reach)] * n + [(0, 0)])
     w64 = weight.astype(np.float64)

@@ -273,9 +273,9 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
         for step in range(opts.e_steps):
             z = post.sample()
             h, lpe = post.latents(z)
-            pixels = random_pixels(arch, opts.pixel_fraction)
-            pred = net(h, lpe, opts.crop_grid, pixels)
-            mse = patch_mse(pred, target, weight, pixels)
+            sample = random_pixels(arch, opts.pixel_fraction)
+            pred = net(h, lpe, opts.crop_grid, sample)
+            mse = patch_mse(pred, target, weight, sample)
             kl = post.kl_nats(prior_mean, prior_std)
             kl_total = sum(k.sum() for k in kl.values())
             loss = (mse.sum() + beta * kl_total) / patches
