@@ -238,7 +238,7 @@ def train(
     sample_rate: Annotated[int, typer.Option(help="Audio: the sample rate that turns a kbps budget into bits per sample.")] = 16000,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file: saved every EM iteration, resumed from if it exists.")] = None,
-    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations, e_steps, lr, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
+    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations, e_steps, warmup, lr, lr_a, lr_std, posterior_std0, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
     force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
 ) -> None:
     """Learn a rec model pack: A, the positional-encoding upsampler and the hierarchical prior."""

@@ -272,3 +272,40 @@ def test_phase_sampled_forward_equals_the_same_points_of_a_full_forward(arch_kw,
         assert sample.pixels.unique().numel() == len(sample.phases) * arch.patch_points // 2 ** arch.dims
         torch.testing.assert_close(net(h, lpe, grid, sample), full[:, :, sample.pixels])
     assert random_pixels(arch, 1.0) is None
+
+
+def test_train_warmup_initial_std_and_its_errors(tmp_path):
+    """`warmup` lengthens only the first E-step; `posterior_std0` is where the posteriors start;
+    `lr_std` is the log-stds' own step; bad values are usage errors."""
+    from inrzip.backends.rec.train import parse_train_options
+
+    data = tmp_path / "train"
+    data.mkdir()
+    shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
+    calls: list[tuple[int, int]] = []
+    opts = TrainOptions(rate_bpp=1.0, crops=2, crop_rows=2, crop_cols=2, em_iterations=2, e_steps=3, warmup=4,
+                        posterior_std0=1e-2, lr_std=1e-4, arch=TINY, device="cpu")
+    pack = train(data, tmp_path / "p.safetensors", opts, progress=lambda _s, done, total, **_k: calls.append((done, total)))
+    assert [d for d, _ in calls] == list(range(1, 11)) and {t for _, t in calls} == {10}
+    assert [h["iteration"] for h in pack.info["history_tail"]] == [1, 2]
+    for lv in packs.LEVELS:      # 10 steps of lr 1e-4 move a log-std by at most 1e-3
+        assert np.allclose(np.exp(pack.init_logstd[lv]), 1e-2, rtol=2e-3)
+    assert parse_train_options({"warmup": "7", "lr_std": "0.01"}, 0.3, "cpu").warmup == 7
+    for bad in ({"warmup": "-1"}, {"posterior_std0": "0"}, {"lr_std": "-1"}):
+        with pytest.raises(UsageError):
+            parse_train_options(bad, 0.3, "cpu")
+
+
+def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, monkeypatch):
+    """A replaced shipped pack moves to models/retired/: its files still decode, encodes use the new one."""
+    sig, rep = coded
+    retired = tmp_path / "retired"
+    retired.mkdir()
+    shutil.copy(pack_dir / "tiny.safetensors", retired / "tiny.safetensors")
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(packs, "RETIRED_DIR", retired)
+    assert [r for r, p in packs.shipped_rates("image") if p.parent == retired] == []
+    assert api.decode(rep.data).signal.data.shape == sig.data.shape
+    monkeypatch.setattr(packs, "RETIRED_DIR", tmp_path / "none")
+    with pytest.raises(FormatError, match="not installed"):
+        api.decode(rep.data)

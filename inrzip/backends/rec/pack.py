@@ -22,6 +22,9 @@ from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, RecArch
 
 LEVELS = (LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE)
 PACK_DIR = Path(__file__).resolve().parents[2] / "models"
+# Shipped packs that a newer pack replaced: files made with them still decode, but the encoder
+# never picks them (a pack is named by its hash, so it can never be updated in place).
+RETIRED_DIR = PACK_DIR / "retired"
 FORMAT_TAG = "inrzip-rec-pack-1"
 MAX_PACK_BYTES = 1 << 30
 
@@ -161,9 +164,10 @@ def _id_of_file(path: str, mtime_ns: int, size: int) -> bytes:
     return h.digest()[:8]
 
 
-def available() -> list[Path]:
+def available(retired: bool = False) -> list[Path]:
+    """Pack files in the search folders (plus the retired shipped packs, for decoding)."""
     out = []
-    for d in search_dirs():
+    for d in search_dirs() + ([RETIRED_DIR] if retired else []):
         if d.is_dir():
             out += sorted(p for p in d.glob("*.safetensors") if p.is_file() and p.stat().st_size <= MAX_PACK_BYTES)
     return out
@@ -179,7 +183,7 @@ def find(pack_id: bytes) -> Pack:
     named = _NAMED.get(pack_id)
     if named is not None and named.is_file() and file_id(named) == pack_id:
         return load(named)
-    for path in available():
+    for path in available(retired=True):
         if file_id(path) == pack_id:
             return load(path)
     raise FormatError(f"rec: this file needs model pack {pack_id.hex()}, which is not installed "

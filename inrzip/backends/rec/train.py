@@ -53,8 +53,11 @@ class TrainOptions:
     downscale: int = 1               # video: box-filter training videos by this factor first (paper: 240 -> 128 px)
     em_iterations: int = 40
     e_steps: int = 50                # Adam steps per E-step (reference: 200 then 100)
+    warmup: int = 0                  # extra Adam steps in the first E-step (reference: 100), before any M-step
+    posterior_std0: float = INIT_POSTERIOR_STD   # initial posterior std (reference: softplus(-4) / 6 = 3e-3)
     lr: float = 1e-3                 # reference: 2e-4 over ~55k steps
     lr_a: float = 1e-5               # A: every entry moves every weight, so it needs a far smaller step
+    lr_std: float = 0.0              # posterior log-stds (0: lr); a larger step lets them settle in a short run
     pixel_fraction: float = 1.0      # SIREN evaluated on this share of pixels per step (COMBINER: 0.25)
     beta0: float = 1e-4
     seed: int = 0
@@ -89,7 +92,7 @@ def parse_train_options(options: dict, rate_bpp: float, device: str, modality: s
             if key.startswith("arch.") and key[5:] in arch_fields:
                 arch_kw[key[5:]] = float(value) if key[5:] in ("max_freq", "w0") else int(value)
             elif key in train_fields:
-                kw[key] = float(value) if key in ("lr", "lr_a", "beta0", "pixel_fraction") else int(value)
+                kw[key] = float(value) if key in ("lr", "lr_a", "lr_std", "beta0", "pixel_fraction", "posterior_std0") else int(value)
             else:
                 known = ", ".join(sorted(train_fields) + [f"arch.{k}" for k in arch_fields])
                 raise UsageError(f"train: unknown option {key!r} (known: {known})")
@@ -116,8 +119,11 @@ def parse_train_options(options: dict, rate_bpp: float, device: str, modality: s
            opts.e_steps) < 1:
         raise UsageError("train: crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations and e_steps "
                          "must be >= 1")
-    if not 0 < opts.pixel_fraction <= 1 or opts.lr <= 0 or opts.beta0 <= 0:
-        raise UsageError("train: need 0 < pixel_fraction <= 1, lr > 0, beta0 > 0")
+    if not 0 < opts.pixel_fraction <= 1 or opts.lr <= 0 or opts.beta0 <= 0 or opts.posterior_std0 <= 0 \
+            or opts.lr_std < 0:
+        raise UsageError("train: need 0 < pixel_fraction <= 1, lr > 0, beta0 > 0, posterior_std0 > 0")
+    if opts.warmup < 0:
+        raise UsageError("train: warmup must be >= 0")
     return opts
 
 
@@ -234,13 +240,14 @@ def random_crops(images: list[np.ndarray], count: int, height: int, width: int, 
     return np.stack(out)
 
 
-def initial_posterior(arch: RecArch, gen: torch.Generator) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+def initial_posterior(arch: RecArch, gen: torch.Generator, std: float = INIT_POSTERIOR_STD
+                      ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """Reference init: SIREN-scaled patch latents, 0.1 N(0,1) positional latents, zero upper levels."""
     bound = math.sqrt(6.0 / arch.hidden) / arch.w0
     inr = torch.empty(arch.inr_size).uniform_(-bound, bound, generator=gen)
     lpe = 0.1 * torch.randn(arch.lpe_size, generator=gen)
     mean = {LEVEL_PATCH: torch.cat([inr, lpe]), LEVEL_GROUP: torch.zeros(arch.inr_size), LEVEL_IMAGE: torch.zeros(arch.inr_size)}
-    logstd = {lv: torch.full_like(mean[lv], math.log(INIT_POSTERIOR_STD)) for lv in LEVELS}
+    logstd = {lv: torch.full_like(mean[lv], math.log(std)) for lv in LEVELS}
     return mean, logstd
 
 
@@ -256,7 +263,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     weight = torch.ones(target.shape[:3], device=dev)
 
     net = RecNet(arch).to(dev)
-    mean, logstd = initial_posterior(arch, gen)
+    mean, logstd = initial_posterior(arch, gen, opts.posterior_std0)
     post = Posterior(arch, opts.crops, opts.crop_grid, mean, logstd).to(dev)
     prior_mean = {lv: torch.zeros(arch.level_size(lv), device=dev) for lv in LEVELS}
     prior_std = {lv: torch.full((arch.level_size(lv),), INIT_PRIOR_STD, device=dev) for lv in LEVELS}
@@ -264,13 +271,15 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     history: list[dict] = []
     if checkpoint and checkpoint.exists():
         beta, start_iter, history = _resume(checkpoint, net, post, prior_mean, prior_std)
-    optimizer = torch.optim.Adam([{"params": list(post.parameters()) + list(net.convs.parameters()), "lr": opts.lr},
+    optimizer = torch.optim.Adam([{"params": list(post.mean.parameters()) + list(net.convs.parameters()), "lr": opts.lr},
+                                  {"params": list(post.logstd.parameters()), "lr": opts.lr_std or opts.lr},
                                   {"params": list(net.A.parameters()), "lr": opts.lr_a}])
     patches = opts.crops * math.prod(opts.crop_grid)
     budget = opts.rate_bpp * arch.patch_points
-    total_steps = opts.em_iterations * opts.e_steps
+    total_steps = opts.em_iterations * opts.e_steps + opts.warmup
     for it in range(start_iter, opts.em_iterations):
-        for step in range(opts.e_steps):
+        steps_before = it * opts.e_steps + (opts.warmup if it else 0)
+        for step in range(opts.e_steps + (opts.warmup if it == 0 else 0)):
             z = post.sample()
             h, lpe = post.latents(z)
             sample = random_pixels(arch, opts.pixel_fraction)
@@ -282,7 +291,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            done = it * opts.e_steps + step + 1
+            done = steps_before + step + 1
             progress("train", done, total_steps, psnr=unit_psnr(mse.mean().item()),
                      bits=kl_total.item() / LN2 / patches / arch.patch_points)
         with torch.no_grad():
@@ -290,7 +299,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             _m_step(post, prior_mean, prior_std)
             ratio = kl_bits_patch / budget
             if ratio > 1.0 or ratio < 0.9:
-                beta = float(np.clip(beta * np.clip(ratio ** 2, 1 / 3, 3), 1e-12, 1.0))
+                beta = float(np.clip(beta * np.clip(ratio, 1 / 2, 2), 1e-12, 1.0))
             history.append({"iteration": it + 1, "bpp": round(kl_bits_patch / arch.patch_points, 4),
                             "psnr": round(unit_psnr(mse.mean().item()), 3), "beta": beta})
         if checkpoint:
