@@ -34,7 +34,7 @@ def pack_dir(tmp_path_factory):
     shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
     packs_dir = root / "packs"
     packs_dir.mkdir()
-    opts = TrainOptions(rate_bpp=1.0, crops=4, crop_rows=2, crop_cols=4, em_iterations=5, e_steps=15,
+    opts = TrainOptions(rate_bpp=1.0, crops=4, crop_rows=2, crop_cols=4, em_iterations=5, e_steps=15, warmup=30,
                         arch=TINY, device="cpu", beta0=3e-5)
     train(data, packs_dir / "tiny.safetensors", opts)
     return packs_dir
@@ -208,7 +208,7 @@ def test_train_cli_writes_a_pack_and_resumes(tmp_path, capsys):
     shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
     out, ck = tmp_path / "p.safetensors", tmp_path / "ck.safetensors"
     args = ["train", "--data", str(data), "-o", str(out), "-b", "0.5bpp", "--device", "cpu", "--checkpoint", str(ck),
-            "-O", "crops=2", "-O", "crop_rows=2", "-O", "crop_cols=2", "-O", "em_iterations=2", "-O", "e_steps=3",
+            "-O", "crops=2", "-O", "crop_rows=2", "-O", "crop_cols=2", "-O", "em_iterations=2", "-O", "e_steps=3", "-O", "warmup=2",
             "-O", "arch.patch=32", "-O", "arch.hidden=8", "-O", "arch.lpe_channels=2", "-O", "arch.lpe_mid=4",
             "-O", "arch.lpe_out=4", "-O", "arch.fourier=4", "-q", "--json"]
     assert main(args) == 0

@@ -41,7 +41,10 @@ def rec_tiny_pack() -> Path:
             shutil.copy(HERE.parents[1] / "examples" / "kodim03_crop.png", Path(tmp) / "photo.png")
             arch = RecArch(patch=32, hidden=8, fourier=8, lpe_channels=4, lpe_mid=8, lpe_out=8, group=2)
             train(Path(tmp), REC_PACK, TrainOptions(rate_bpp=2.0, crops=4, crop_rows=2, crop_cols=2,
-                                                    em_iterations=4, e_steps=20, arch=arch, device="cpu"))
+                                                    em_iterations=4, e_steps=20, arch=arch, device="cpu",
+                                                    # the recipe the stored pack was made with
+                                                    warmup=0, posterior_std0=3e-4, lr_std=0.0,
+                                                    pixel_fraction=1.0, beta0=1e-4))
     return REC_PACK
 
 
