@@ -91,13 +91,14 @@ def parse_train_options(options: dict, rate_bpp: float, device: str, modality: s
 
     arch_fields = {f.name: f.type for f in fields(RecArch)}
     train_fields = {f.name for f in fields(TrainOptions)} - {"arch", "rate_bpp", "device"}
+    float_fields = {f.name for f in fields(TrainOptions) if f.type in ("float", float)}
     arch_kw, kw = {}, {}
     for key, value in options.items():
         try:
             if key.startswith("arch.") and key[5:] in arch_fields:
-                arch_kw[key[5:]] = float(value) if key[5:] in ("max_freq", "w0") else int(value)
+                arch_kw[key[5:]] = float(value) if arch_fields[key[5:]] in ("float", float) else int(value)
             elif key in train_fields:
-                kw[key] = float(value) if key in ("lr", "lr_a", "lr_std", "beta0", "pixel_fraction", "posterior_std0") else int(value)
+                kw[key] = float(value) if key in float_fields else int(value)
             else:
                 known = ", ".join(sorted(train_fields) + [f"arch.{k}" for k in arch_fields])
                 raise UsageError(f"train: unknown option {key!r} (known: {known})")
@@ -124,11 +125,9 @@ def parse_train_options(options: dict, rate_bpp: float, device: str, modality: s
            opts.e_steps) < 1:
         raise UsageError("train: crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations and e_steps "
                          "must be >= 1")
-    if not 0 < opts.pixel_fraction <= 1 or opts.lr <= 0 or opts.beta0 <= 0 or opts.posterior_std0 <= 0 \
-            or opts.lr_std < 0:
-        raise UsageError("train: need 0 < pixel_fraction <= 1, lr > 0, beta0 > 0, posterior_std0 > 0")
-    if opts.warmup < 0:
-        raise UsageError("train: warmup must be >= 0")
+    if not 0 < opts.pixel_fraction <= 1 or min(opts.lr, opts.beta0, opts.posterior_std0) <= 0 \
+            or min(opts.lr_std, opts.warmup) < 0:
+        raise UsageError("train: need 0 < pixel_fraction <= 1, lr, beta0, posterior_std0 > 0, lr_std, warmup >= 0")
     return opts
 
 
