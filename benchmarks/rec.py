@@ -6,6 +6,8 @@ time); bpp is the file size, header included.
 
     python benchmarks/rec.py --data ../shared/data/kodak --rates 0.1,0.3,0.5,1.0 --effort fast
     python benchmarks/rec.py --data ../shared/data/kodak --images kodim03.png --rates 0.3 --effort normal
+    INRZIP_PACK_PATH=DIR python benchmarks/rec.py --data ../shared/data/kodak --crop 256 --images kodim05.png \
+        --rates 0.3,1.0 --opts pack=DIR/p.safetensors --dataset kodak-crop256-rec-packs --name p   # compare packs
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ def main() -> None:
     ap.add_argument("--rates", default="0.1,0.3,0.5,1.0")
     ap.add_argument("--effort", default="fast")
     ap.add_argument("--images", default=None, help="comma-separated file names (default: all)")
+    ap.add_argument("--crop", type=int, default=None, help="code the centre N x N of each image (quick comparisons)")
     ap.add_argument("--opts", default="", help="extra encoder options key=value,...")
     ap.add_argument("--name", default=None)
     ap.add_argument("--append", action="store_true",
@@ -57,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
     if not Path(args.data).is_dir():
         sys.exit(f"skip: {args.data} not found (the Kodak images live in ../shared/data/kodak)")
-    images = common.load_images(args.data)
+    images = common.load_images(args.data, crop=args.crop)
     if args.images:
         keep = set(args.images.split(","))
         images = [(n, a) for n, a in images if n in keep]
@@ -69,6 +72,7 @@ def main() -> None:
     name = args.name or f"inrzip-rec-{args.effort}"
     w = common.ResultWriter(name, args.dataset, f"inrzip rec backend (RECOMBINER), effort {args.effort}, "
                             f"options {options}; bpp from file bytes; decode = numpy decoder",
+                            crop=args.crop,
                             device=common.device_string(torch.get_num_threads()) if dev == "cpu" else dev)
     done: set[tuple[str, str]] = set()
     if args.append and w.path.exists():
