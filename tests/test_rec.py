@@ -1,4 +1,5 @@
 """rec backend: a tiny pack trained here (no GPU, no shipped pack), round trips, rate, crops, errors."""
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from inrzip.backends.rec import blocks
 from inrzip.backends.rec import format as fmt
 from inrzip.backends.rec import pack as packs
 from inrzip.backends.rec.arch import RecArch
+from inrzip.backends.rec.encoder import RecOptions, choose_pack
 from inrzip.backends.rec.train import TrainOptions, train
 from inrzip.cli import main
 from inrzip.errors import FormatError, UsageError
@@ -294,6 +296,20 @@ def test_train_warmup_initial_std_and_its_errors(tmp_path):
     for bad in ({"warmup": "-1"}, {"posterior_std0": "0"}, {"lr_std": "-1"}):
         with pytest.raises(UsageError):
             parse_train_options(bad, 0.3, "cpu")
+
+
+def test_equal_rate_packs_follow_the_search_order(pack_dir, tmp_path, monkeypatch):
+    """A user's pack in $INRZIP_PACK_PATH beats a later folder's pack of the same rate, whatever the names."""
+    first, second = tmp_path / "z_first", tmp_path / "a_second"
+    for d in (first, second):
+        d.mkdir()
+        shutil.copy(pack_dir / "tiny.safetensors", d / "tiny.safetensors")
+    monkeypatch.setenv("INRZIP_PACK_PATH", f"{first}{os.pathsep}{second}")
+    mine = [p.parent for _, p in packs.shipped_rates("image") if p.parent in (first, second)]
+    assert mine == [first, second]
+    opts = RecOptions()
+    rate = packs.load(first / "tiny.safetensors").rate_bpp
+    assert choose_pack(opts, "image", rate).pack_id == packs.file_id(first / "tiny.safetensors")
 
 
 def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, monkeypatch):

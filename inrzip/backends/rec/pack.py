@@ -191,7 +191,10 @@ def find(pack_id: bytes) -> Pack:
 
 
 def shipped_rates(modality: str) -> list[tuple[float, Path]]:
-    """(rate per patch point, path) of every pack found for the modality, lowest rate first."""
+    """(rate per patch point, path) of every pack found for the modality, lowest rate first.
+
+    Packs of equal rate keep the search order, so a pack in `$INRZIP_PACK_PATH` is chosen over a
+    shipped one of the same rate (as PATH overrides system programs)."""
     rates = []
     for path in available():
         try:
@@ -201,4 +204,4 @@ def shipped_rates(modality: str) -> list[tuple[float, Path]]:
             rates.append((float(meta["rate_bpp"]), path))
         except (KeyError, ValueError, TypeError, OSError, json.JSONDecodeError):
             continue
-    return sorted(rates)
+    return sorted(rates, key=lambda rate_path: rate_path[0])
