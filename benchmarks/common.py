@@ -234,7 +234,23 @@ def measure(arr: np.ndarray, encode: Callable[[np.ndarray], bytes],
     }
 
 
-def rec_round_trip(signal: Any, rate: str, effort: str) -> tuple[int, np.ndarray, float, float, dict]:
+def add_rec_arguments(ap: Any) -> None:
+    """The rec encoder settings every rec benchmark takes: --effort, --opts, --name."""
+    ap.add_argument("--effort", default="fast")
+    ap.add_argument("--opts", default="", help="extra encoder options key=value,... (e.g. pack=FILE)")
+    ap.add_argument("--name", default=None, help="results file name (default: inrzip-rec-EFFORT)")
+
+
+def rec_options(args: Any) -> dict:
+    """Encoder options from the arguments of :func:`add_rec_arguments`."""
+    options = {"effort": args.effort, "device": "auto"}
+    for pair in filter(None, args.opts.split(",")):
+        key, _, value = pair.partition("=")
+        options[key] = value
+    return options
+
+
+def rec_round_trip(signal: Any, rate: str, options: dict) -> tuple[int, np.ndarray, float, float, dict]:
     """Encode a Signal with the rec backend to a real file and decode it back with the numpy
     decoder: (file bytes, decoded samples, encode s, decode s, encoder stats)."""
     import tempfile
@@ -243,7 +259,7 @@ def rec_round_trip(signal: Any, rate: str, effort: str) -> tuple[int, np.ndarray
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "signal.inrz"
-        rep = api.encode(signal, path, rate=rate, backend="rec", options={"effort": effort, "device": "auto"})
+        rep = api.encode(signal, path, rate=rate, backend="rec", options=options)
         t0 = time.perf_counter()
         out = api.decode(path).signal.data
         return path.stat().st_size, out, rep.encode_s, time.perf_counter() - t0, rep.stats

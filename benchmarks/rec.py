@@ -50,11 +50,9 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--dataset", default="kodak")
     ap.add_argument("--rates", default="0.1,0.3,0.5,1.0")
-    ap.add_argument("--effort", default="fast")
     ap.add_argument("--images", default=None, help="comma-separated file names (default: all)")
     ap.add_argument("--crop", type=int, default=None, help="code the centre N x N of each image (quick comparisons)")
-    ap.add_argument("--opts", default="", help="extra encoder options key=value,...")
-    ap.add_argument("--name", default=None)
+    common.add_rec_arguments(ap)
     ap.add_argument("--append", action="store_true",
                     help="resume: keep rows already in the results file and encode only the missing ones")
     args = ap.parse_args()
@@ -64,10 +62,7 @@ def main() -> None:
     if args.images:
         keep = set(args.images.split(","))
         images = [(n, a) for n, a in images if n in keep]
-    options = {"effort": args.effort, "device": "auto"}
-    for pair in filter(None, args.opts.split(",")):
-        k, _, v = pair.partition("=")
-        options[k] = v
+    options = common.rec_options(args)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     name = args.name or f"inrzip-rec-{args.effort}"
     w = common.ResultWriter(name, args.dataset, f"inrzip rec backend (RECOMBINER), effort {args.effort}, "

@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--pattern", default="speech_librispeech_*.wav")
     ap.add_argument("--seconds", type=float, default=3.0, help="first N seconds of each clip (paper: 3)")
     ap.add_argument("--rates", default="5.7,10.7,22.1", help="rec targets in kbps")
-    ap.add_argument("--effort", default="fast")
+    common.add_rec_arguments(ap)
     ap.add_argument("--codecs", default="rec,mp3,opus")
     args = ap.parse_args()
     folder = Path(args.data)
@@ -99,7 +99,7 @@ def main() -> None:
     codecs = args.codecs.split(",")
     desc = f"first {args.seconds:g} s of {', '.join(n for n, _ in todo)} (16 kHz mono)"
     for codec in codecs:
-        name = f"inrzip-rec-{args.effort}" if codec == "rec" else codec
+        name = (args.name or f"inrzip-rec-{args.effort}") if codec == "rec" else codec
         w = common.ResultWriter(name, dataset, f"{codec} on {desc}", threads=None,
                                 extra={"paper": {"kbps": PAPER_KBPS, "psnr": PAPER_PSNR}})
         ladder = [float(r) for r in args.rates.split(",")] if codec == "rec" else (MP3_KBPS if codec == "mp3" else OPUS_KBPS)
@@ -108,7 +108,7 @@ def main() -> None:
             for kbps in ladder:
                 extra: dict = {}
                 if codec == "rec":
-                    data_len, decoded, enc_s, dec_s, stats = common.rec_round_trip(sig, f"{kbps}kbps", args.effort)
+                    data_len, decoded, enc_s, dec_s, stats = common.rec_round_trip(sig, f"{kbps}kbps", common.rec_options(args))
                     out = decoded[:, 0]
                     score, lag = common.psnr(sig.data[:, 0].astype(np.float64), out.astype(np.float64), 65535.0), 0
                     extra = {"pack": stats.get("pack"), "rate_met": stats.get("rate_met")}

@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--video", default="carphone_176x144_30fps_120f_yuv420p.y4m")
     ap.add_argument("--clips", type=int, default=2, help="24-frame clips from the start of the video")
     ap.add_argument("--rates", default="0.1,0.3,0.6", help="rec targets in bits per voxel")
-    ap.add_argument("--effort", default="fast")
+    common.add_rec_arguments(ap)
     ap.add_argument("--codecs", default="rec,x264,x265")
     args = ap.parse_args()
     path = Path(args.data) / args.video
@@ -85,7 +85,7 @@ def main() -> None:
     todo = clips(path, args.clips)
     desc = f"{len(todo)} clips of {CLIP_FRAMES} x {CLIP_SIDE} x {CLIP_SIDE} (centre crop) from {args.video}"
     for codec in args.codecs.split(","):
-        name = f"inrzip-rec-{args.effort}" if codec == "rec" else f"{codec}-veryslow"
+        name = (args.name or f"inrzip-rec-{args.effort}") if codec == "rec" else f"{codec}-veryslow"
         w = common.ResultWriter(name, "carphone-clips", f"{codec} on {desc}", threads=None)
         ladder = [float(r) for r in args.rates.split(",")] if codec == "rec" else CRF
         for clip_name, clip in todo:
@@ -93,7 +93,7 @@ def main() -> None:
             for param in ladder:
                 extra: dict = {}
                 if codec == "rec":
-                    size, out, enc_s, dec_s, stats = common.rec_round_trip(clip, f"{param}bpp", args.effort)
+                    size, out, enc_s, dec_s, stats = common.rec_round_trip(clip, f"{param}bpp", common.rec_options(args))
                     extra = {"pack": stats.get("pack"), "rate_met": stats.get("rate_met"),
                              "blocks_per_level": stats.get("blocks_per_level")}
                     label = f"{param}bpp"
