@@ -281,15 +281,20 @@ def cpu_model() -> str:
 
 
 def device_string(threads: int | None = None) -> str:
-    """``"cpu: <model>, <n> threads"``; ``threads`` defaults to the CPUs this process may use."""
+    """``"cpu: <model>, <n> threads"``; ``threads`` defaults to $OMP_NUM_THREADS, else the CPUs this
+    process may use."""
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return f"cpu: {cpu_model()}, {threads} threads"
 
 
 def command_string(argv: Sequence[str] | None = None) -> str:
-    """The shell command that ran this script: ``python`` + ``sys.argv`` (shell-quoted)."""
-    return "python " + shlex.join(list(sys.argv if argv is None else argv))
+    """The shell command that ran this script: ``python`` + ``sys.argv`` (shell-quoted), after the
+    thread-count variable when it is set (it changes timings, and torch results by rounding)."""
+    env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
+    return (env + " " if env else "") + "python " + shlex.join(list(sys.argv if argv is None else argv))
 
 
 def base_versions() -> dict[str, str]:
