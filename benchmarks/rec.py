@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,10 +39,16 @@ def paper_psnr(bpp: float) -> float:
     return float(np.interp(np.log(bpp), np.log(PAPER_RATE), PAPER_PSNR))
 
 
-def cli_decode_seconds(path: Path, out: Path) -> float:
+def cli_decode_seconds(path: Path, out: Path, pack: str | None = None) -> float:
+    """Wall time of `inrzip decode` in a fresh process; a pack named by `--opts pack=FILE` is put on
+    that process's $INRZIP_PACK_PATH, as a user decoding the file would have to."""
     inrzip = Path(sys.executable).with_name("inrzip")
+    env = dict(os.environ)
+    if pack:
+        env["INRZIP_PACK_PATH"] = os.pathsep.join(filter(None, [str(Path(pack).resolve().parent),
+                                                                env.get("INRZIP_PACK_PATH", "")]))
     t0 = time.perf_counter()
-    subprocess.run([str(inrzip), "decode", str(path), "-o", str(out), "--force", "-q"], check=True)
+    subprocess.run([str(inrzip), "decode", str(path), "-o", str(out), "--force", "-q"], check=True, env=env)
     return time.perf_counter() - t0
 
 
@@ -85,7 +92,7 @@ def main() -> None:
             t0 = time.perf_counter()
             out = api.decode(path).signal.data
             dec_s = time.perf_counter() - t0
-            cli_s = cli_decode_seconds(path, tmp / "out.png")
+            cli_s = cli_decode_seconds(path, tmp / "out.png", options.get("pack"))
             size = path.stat().st_size
             bpp = common.bpp(size, arr.shape)
             psnr = common.psnr(arr, out)
