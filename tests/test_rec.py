@@ -16,7 +16,7 @@ from inrzip.backends.rec import format as fmt
 from inrzip.backends.rec import pack as packs
 from inrzip.backends.rec.arch import RecArch
 from inrzip.backends.rec.encoder import RecOptions, choose_pack
-from inrzip.backends.rec.train import TrainOptions, train
+from inrzip.backends.rec.train import TrainOptions, parse_train_options, train
 from inrzip.cli import main
 from inrzip.errors import FormatError, UsageError
 
@@ -279,8 +279,6 @@ def test_phase_sampled_forward_equals_the_same_points_of_a_full_forward(arch_kw,
 def test_train_warmup_initial_std_and_its_errors(tmp_path):
     """`warmup` lengthens only the first E-step; `posterior_std0` is where the posteriors start;
     `lr_std` is the log-stds' own step; bad values are usage errors."""
-    from inrzip.backends.rec.train import parse_train_options
-
     data = tmp_path / "train"
     data.mkdir()
     shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
