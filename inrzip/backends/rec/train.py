@@ -273,11 +273,11 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     prior_std = {lv: torch.full((arch.level_size(lv),), INIT_PRIOR_STD, device=dev) for lv in LEVELS}
     beta, start_iter = opts.beta0, 0
     history: list[dict] = []
-    if checkpoint and checkpoint.exists():
-        beta, start_iter, history = _resume(checkpoint, net, post, prior_mean, prior_std)
     optimizer = torch.optim.Adam([{"params": list(post.mean.parameters()) + list(net.convs.parameters()), "lr": opts.lr},
                                   {"params": list(post.logstd.parameters()), "lr": opts.lr_std or opts.lr},
                                   {"params": list(net.A.parameters()), "lr": opts.lr_a}])
+    if checkpoint and checkpoint.exists():
+        beta, start_iter, history = _resume(checkpoint, net, post, prior_mean, prior_std, optimizer)
     patches = opts.crops * math.prod(opts.crop_grid)
     budget = opts.rate_bpp * arch.patch_points
     total_steps = opts.em_iterations * opts.e_steps + opts.warmup
@@ -307,7 +307,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
             history.append({"iteration": it + 1, "bpp": round(kl_bits_patch / arch.patch_points, 4),
                             "psnr": round(unit_psnr(mse.mean().item()), 3), "beta": beta})
         if checkpoint:
-            _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, beta, it + 1, history)
+            _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, optimizer, beta, it + 1, history)
     pack = _finish(net, post, prior_mean, prior_std, beta, opts, data, time.time() - t0, dev, history)
     from .pack import save
 
@@ -346,7 +346,11 @@ def _finish(net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict, bet
 
 
 def _save_checkpoint(path: Path, net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict,
-                     beta: float, iteration: int, history: list[dict]) -> None:
+                     optimizer: torch.optim.Optimizer, beta: float, iteration: int, history: list[dict]) -> None:
+    """Everything the loop carries from one EM iteration to the next, so that a resumed run
+    continues exactly as an uninterrupted one would: weights, posteriors, priors, beta, Adam's
+    moments (a fresh Adam after a resume takes full-size steps and throws the KL off target) and
+    the random number generators' states."""
     from safetensors.torch import save_file
 
     from ...fileio import atomic_path
@@ -355,12 +359,20 @@ def _save_checkpoint(path: Path, net: RecNet, post: Posterior, prior_mean: dict,
     tensors.update({f"post.{k}": v.detach().cpu().contiguous() for k, v in post.state_dict().items()})
     tensors.update({f"prior_mean.{lv}": prior_mean[lv].cpu() for lv in LEVELS})
     tensors.update({f"prior_std.{lv}": prior_std[lv].cpu() for lv in LEVELS})
+    for index, state in optimizer.state_dict()["state"].items():
+        tensors.update({f"adam.{index}.{k}": torch.as_tensor(v).detach().cpu().contiguous() for k, v in state.items()})
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and next(net.parameters()).is_cuda:
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
     with atomic_path(Path(path)) as tmp:
         save_file(tensors, str(tmp), metadata={"beta": repr(beta), "iteration": str(iteration),
                                                "history": json.dumps(history)})
 
 
-def _resume(path: Path, net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict) -> tuple[float, int, list]:
+def _resume(path: Path, net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict,
+            optimizer: torch.optim.Optimizer) -> tuple[float, int, list]:
+    """Load a checkpoint into the run's objects; checkpoints written before Adam's moments and
+    the RNG states were saved resume with a fresh Adam and the seed's RNG."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
@@ -370,9 +382,25 @@ def _resume(path: Path, net: RecNet, post: Posterior, prior_mean: dict, prior_st
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, strict=False)
     try:
         post.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("post.")}, strict=False)
-    except RuntimeError as e:
+        _load_adam(optimizer, tensors)
+    except (RuntimeError, ValueError, KeyError) as e:
         raise UsageError(f"{path}: checkpoint does not match these training options ({e})") from None
     for lv in LEVELS:
         prior_mean[lv] = tensors[f"prior_mean.{lv}"].to(dev)
         prior_std[lv] = tensors[f"prior_std.{lv}"].to(dev)
+    if "rng.cpu" in tensors:
+        torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and dev.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
     return float(meta["beta"]), int(meta["iteration"]), json.loads(meta["history"])
+
+
+def _load_adam(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("adam."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    if state:
+        saved = optimizer.state_dict()
+        optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
