@@ -346,3 +346,12 @@ def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, mo
     monkeypatch.setattr(packs, "RETIRED_DIR", tmp_path / "none")
     with pytest.raises(FormatError, match="not installed"):
         api.decode(rep.data)
+
+
+def test_the_shipped_image_pack_nearest_the_rate_in_log_is_chosen(tmp_path, monkeypatch):
+    """0.15 bpp is nearer 0.1 than 0.3 in log rate, 0.2 nearer 0.3, 0.6 nearer 1.0."""
+    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
+    shipped = {round(rate, 3): packs.file_id(path) for rate, path in packs.shipped_rates("image")}
+    assert set(shipped) == {0.1, 0.3, 1.0}
+    for bpp, trained_for in ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.5, 0.3), (0.6, 1.0), (2.0, 1.0)):
+        assert choose_pack(RecOptions(), "image", bpp).pack_id == shipped[trained_for], bpp
