@@ -50,7 +50,8 @@ MAX_FIT_POINTS = 1 << 24
 # (fit steps, fine-tune steps per coding round, beta factor, pixel fraction, max rounds per level).
 # The fine-tuning between coding rounds, which repairs what each coded block's sample costs,
 # is worth more than fitting longer: on Kodak crops at 0.3 bpp, 10 fine-tune steps over up to 48
-# rounds instead of 3 over 24 gain 0.7-1.2 dB; 300 more fitting steps on top add 0.1 dB
+# rounds instead of 3 over 24 gain 0.7-1.2 dB; 300 more fitting steps on top add 0.1 dB. On the
+# 12 full-size Kodak images the gain is 0.7-1.5 dB, for 314 s per image on 2 CPU cores
 # (benchmarks/README.md, "rec encoder effort").
 EFFORT = {
     "fast": (300, 10, 1.2, 0.25, 48),
