@@ -238,6 +238,7 @@ def train(
     sample_rate: Annotated[int, typer.Option(help="Audio: the sample rate that turns a kbps budget into bits per sample.")] = 16000,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file: saved every EM iteration, resumed from if it exists.")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Warm-start from this pack (A, upsampler, priors, beta); give a new -O seed=N to train on new crops.")] = None,
     opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations, e_steps, warmup, lr, lr_a, lr_std, posterior_std0, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
     force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
 ) -> None:
@@ -263,8 +264,13 @@ def train(
     from .backends.rec import train as rec_train
 
     options = rec_train.parse_train_options(_parse_options(opt or []), per_point, device, modality)
+    start = None
+    if init is not None:
+        from .backends.rec import pack as rec_pack
+
+        start = rec_pack.load(init)
     with _Bar(_show_progress(quiet), output.name) as bar:
-        pack = rec_train.train(data, output, options, progress=bar, checkpoint=checkpoint)
+        pack = rec_train.train(data, output, options, progress=bar, checkpoint=checkpoint, init=start)
     result = {"output": str(output), "pack": pack.pack_id.hex(), "rate_bpp": pack.rate_bpp,
               "level_bits": pack.level_bits, "seconds": pack.info["seconds"]}
     unit = {"image": "bits per pixel", "audio": "bits per sample", "video": "bits per voxel"}[modality]

@@ -355,3 +355,31 @@ def test_the_shipped_image_pack_nearest_the_rate_in_log_is_chosen(tmp_path, monk
     assert set(shipped) == {0.1, 0.3, 1.0}
     for bpp, trained_for in ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.5, 0.3), (0.6, 1.0), (2.0, 1.0)):
         assert choose_pack(RecOptions(), "image", bpp).pack_id == shipped[trained_for], bpp
+
+
+def test_a_warm_started_training_begins_at_the_init_pack(tmp_path, capsys):
+    """`--init` loads A, the upsampler, the priors and beta: with steps too small to move
+    anything, the M-step gives back the init pack's prior means and A, and beta moves at most
+    one controller step from the init's (a cold start would begin at beta0 = 1e-2)."""
+    data = tmp_path / "train"
+    data.mkdir()
+    shutil.copy(EXAMPLE_IMAGE, data / "photo.png")
+    base = dict(rate_bpp=1.0, crops=2, crop_rows=2, crop_cols=2, e_steps=3, warmup=2, arch=TINY, device="cpu")
+    train(data, tmp_path / "a.safetensors", TrainOptions(em_iterations=3, **base))
+    first = packs.load(tmp_path / "a.safetensors")          # A as the file holds it (float16)
+    still = TrainOptions(em_iterations=1, seed=1, lr=1e-12, lr_a=1e-12, lr_std=1e-12, beta0=1e-2, **base)
+    warm = packs.load(train(data, tmp_path / "b.safetensors", still, init=first).path)
+    assert warm.info["init"]["pack"] == first.pack_id.hex()
+    assert first.beta / 2 <= warm.beta <= first.beta * 2 < 1e-3
+    for lv in packs.LEVELS:
+        np.testing.assert_allclose(warm.prior_mean[lv], first.prior_mean[lv], atol=1e-6)
+    for x, y in zip(warm.A, first.A):
+        np.testing.assert_array_equal(x, y)
+    common = ["train", "--data", str(data), "-o", str(tmp_path / "c.safetensors"), "--device", "cpu", "-q",
+              "-O", "crops=1", "-O", "em_iterations=1", "-O", "e_steps=1", "-O", "warmup=0"]
+    capsys.readouterr()
+    assert main(common + ["--init", str(tmp_path / "a.safetensors")]) == 1     # default arch is not TINY
+    assert "architecture differs" in capsys.readouterr().err
+    assert main(common + ["--init", str(EXAMPLE_IMAGE)]) != 0
+    assert "not a valid rec model pack" in capsys.readouterr().err
+    assert not (tmp_path / "c.safetensors").exists()

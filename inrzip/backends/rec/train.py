@@ -256,8 +256,14 @@ def initial_posterior(arch: RecArch, gen: torch.Generator, std: float = INIT_POS
 
 
 def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent,
-          checkpoint: Path | None = None) -> Pack:
+          checkpoint: Path | None = None, init: Pack | None = None) -> Pack:
+    """Run EM and write the pack to `out`. `init` warm-starts from a trained pack (its A,
+    upsampler, priors and beta; posteriors start where the encoder starts them): with a new
+    `seed` the run sees new crops, so chained runs train on more data than one run holds."""
     arch = opts.arch
+    if init is not None and init.arch != arch:
+        raise UsageError(f"--init {init.path}: its architecture differs from these training options' "
+                         "(modality or arch.* options)")
     dev = resolve(opts.device)
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
@@ -267,11 +273,20 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
     weight = torch.ones(target.shape[:3], device=dev)
 
     net = RecNet(arch).to(dev)
-    mean, logstd = initial_posterior(arch, gen, opts.posterior_std0)
+    if init is None:
+        mean, logstd = initial_posterior(arch, gen, opts.posterior_std0)
+        prior_mean = {lv: torch.zeros(arch.level_size(lv), device=dev) for lv in LEVELS}
+        prior_std = {lv: torch.full((arch.level_size(lv),), INIT_PRIOR_STD, device=dev) for lv in LEVELS}
+        beta = opts.beta0
+    else:
+        net.load_pack_tensors(init.A, init.upsampler)
+        mean = {lv: torch.from_numpy(init.prior_mean[lv]) for lv in LEVELS}
+        logstd = {lv: torch.from_numpy(init.init_logstd[lv]) for lv in LEVELS}
+        prior_mean = {lv: mean[lv].to(dev) for lv in LEVELS}
+        prior_std = {lv: torch.from_numpy(init.prior_std[lv]).to(dev) for lv in LEVELS}
+        beta = init.beta
     post = Posterior(arch, opts.crops, opts.crop_grid, mean, logstd).to(dev)
-    prior_mean = {lv: torch.zeros(arch.level_size(lv), device=dev) for lv in LEVELS}
-    prior_std = {lv: torch.full((arch.level_size(lv),), INIT_PRIOR_STD, device=dev) for lv in LEVELS}
-    beta, start_iter = opts.beta0, 0
+    start_iter = 0
     history: list[dict] = []
     optimizer = torch.optim.Adam([{"params": list(post.mean.parameters()) + list(net.convs.parameters()), "lr": opts.lr},
                                   {"params": list(post.logstd.parameters()), "lr": opts.lr_std or opts.lr},
@@ -309,6 +324,8 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
         if checkpoint:
             _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, optimizer, beta, it + 1, history)
     pack = _finish(net, post, prior_mean, prior_std, beta, opts, data, time.time() - t0, dev, history)
+    if init is not None:
+        pack.info["init"] = {"pack": init.pack_id.hex(), "path": str(init.path), "seconds": init.info.get("seconds")}
     from .pack import save
 
     pack.pack_id = save(pack, out)
