@@ -47,16 +47,28 @@ RATE_TOLERANCE = 0.05
 # the sampled share): 16 M samples is ~3-4 GB, e.g. a 4K image, 96 frames of 512 x 320, or 17
 # minutes of 16 kHz audio. Beyond it, a clear error instead of an out-of-memory kill.
 MAX_FIT_POINTS = 1 << 24
-# (fit steps, fine-tune steps per coding round, beta factor, pixel fraction, max rounds per level).
+
+
+@dataclass(frozen=True)
+class EffortPreset:
+    """What an `effort` name sets; `steps`, `finetune` and `rounds` options override it."""
+
+    fit_steps: int          # Adam steps on the whole posterior before coding starts
+    finetune_steps: int     # steps between coding rounds (repair what each coded sample costs)
+    beta_factor: float      # how hard each block's beta is pushed towards index_bits
+    pixel_fraction: float   # share of points the SIREN evaluates per step
+    max_rounds: int         # most coding rounds per level (0: one block per row per round)
+
+
 # The fine-tuning between coding rounds, which repairs what each coded block's sample costs,
 # is worth more than fitting longer: on Kodak crops at 0.3 bpp, 10 fine-tune steps over up to 48
 # rounds instead of 3 over 24 gain 0.7-1.2 dB; 300 more fitting steps on top add 0.1 dB. On the
 # 12 full-size Kodak images the gain is 0.7-1.5 dB, for 314 s per image on 2 CPU cores
 # (benchmarks/README.md, "rec encoder effort").
 EFFORT = {
-    "fast": (300, 10, 1.2, 0.25, 48),
-    "normal": (1500, 5, 1.1, 0.25, 96),
-    "max": (30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU): one block per row per round
+    "fast": EffortPreset(300, 10, 1.2, 0.25, 48),
+    "normal": EffortPreset(1500, 5, 1.1, 0.25, 96),
+    "max": EffortPreset(30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU)
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
 
@@ -319,11 +331,12 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, opts.index_bits)
     params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups)
 
-    steps, finetune, factor, fraction, rounds = EFFORT[opts.effort]
-    steps = opts.steps or steps
-    finetune = finetune if opts.finetune < 0 else opts.finetune
+    preset = EFFORT[opts.effort]
+    steps = opts.steps or preset.fit_steps
+    finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
+    factor, fraction = preset.beta_factor, preset.pixel_fraction
     enc = RecEncoder(signal, pack, groups, opts, dev)
-    enc.max_rounds = rounds if opts.rounds < 0 else opts.rounds
+    enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
     mse = kl = 0.0
     for i in range(steps):
         mse, kl = enc.step(factor, fraction)
