@@ -56,7 +56,10 @@ def test_decode_crop_and_info_read_stdin_for_every_backend(tmp_path):
 def test_ctrl_c_during_an_encode_leaves_nothing(tmp_path):
     media.write_signal(small_image(24, 24), tmp_path / "in.png", fmt="png")
     before = sorted(p.name for p in tmp_path.iterdir())
-    script = ("import sys, torch, inrzip.cli, inrzip.backends.sinr.encoder; print('ready', flush=True); "
+    # faulthandler: a child that ignores the interrupt dumps its threads' stacks into `err` and
+    # exits after 40 s, so a hang fails below with the place it hung (seen once in CI, 2026-11-25)
+    script = ("import faulthandler, sys, torch, inrzip.cli, inrzip.backends.sinr.encoder; "
+              "faulthandler.dump_traceback_later(40, exit=True); print('ready', flush=True); "
               "sys.exit(inrzip.cli.main(['encode', 'in.png', '-b', '4bpp', '-O', 'steps=100000', "
               "'--device', 'cpu', '-q']))")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE,
