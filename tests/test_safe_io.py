@@ -56,9 +56,12 @@ def test_decode_crop_and_info_read_stdin_for_every_backend(tmp_path):
 def test_ctrl_c_during_an_encode_leaves_nothing(tmp_path):
     media.write_signal(small_image(24, 24), tmp_path / "in.png", fmt="png")
     before = sorted(p.name for p in tmp_path.iterdir())
-    # faulthandler: a child that ignores the interrupt dumps its threads' stacks into `err` and
-    # exits after 40 s, so a hang fails below with the place it hung (seen once in CI, 2026-11-25)
-    script = ("import faulthandler, sys, torch, inrzip.cli, inrzip.backends.sinr.encoder; "
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: restore
+    # Python's own handler, as an interactive shell would give it (a suite run under `nohup ... &`
+    # otherwise fits on through the signal). faulthandler: a child that still does not stop
+    # dumps its stacks into `err` and exits after 40 s, so a failure says where it was.
+    script = ("import faulthandler, signal, sys, torch, inrzip.cli, inrzip.backends.sinr.encoder; "
+              "signal.signal(signal.SIGINT, signal.default_int_handler); "
               "faulthandler.dump_traceback_later(40, exit=True); print('ready', flush=True); "
               "sys.exit(inrzip.cli.main(['encode', 'in.png', '-b', '4bpp', '-O', 'steps=100000', "
               "'--device', 'cpu', '-q']))")
