@@ -334,12 +334,11 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     preset = EFFORT[opts.effort]
     steps = opts.steps or preset.fit_steps
     finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
-    factor, fraction = preset.beta_factor, preset.pixel_fraction
     enc = RecEncoder(signal, pack, groups, opts, dev)
     enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
     mse = kl = 0.0
     for i in range(steps):
-        mse, kl = enc.step(factor, fraction)
+        mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction)
         progress("fit", i + 1, steps, psnr=unit_psnr(mse), bits=kl)
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
     done = 0
@@ -352,7 +351,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
                 break
             done += n
             for _ in range(finetune):
-                mse, _ = enc.step(factor, fraction)
+                mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * opts.index_bits)
         del eps
     payload = blocks.pack_indices(enc.index_stream(), opts.index_bits)
