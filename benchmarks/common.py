@@ -430,6 +430,29 @@ def read_results(dataset_dir: str | os.PathLike) -> list[dict]:
     return docs
 
 
+def merge_results(name: str, parts: Sequence[dict]) -> dict:
+    """One results document from parts run in parallel (e.g. kodim01-06 and kodim07-12 on one
+    thread each, to use both cores): rows concatenated in order, averages recomputed, the
+    commands joined with ``;``. Parts must share dataset, crop and device, or the averages
+    would mix unlike runs; an image coded in two parts at the same param is refused."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    first = parts[0]
+    for doc in parts[1:]:
+        for key in ("dataset", "crop", "device"):
+            if doc.get(key) != first.get(key):
+                raise ValueError(f"parts differ in {key}: {first.get(key)!r} vs {doc.get(key)!r}")
+    rows = [r for doc in parts for r in doc["rows"]]
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        key = (r["image"], json.dumps(r["param"], sort_keys=True))
+        if key in seen:
+            raise ValueError(f"{r['image']} at {r['param']} is in more than one part")
+        seen.add(key)
+    return {**first, "name": name, "command": " ; ".join(doc["command"] for doc in parts),
+            "rows": rows, "averages": compute_averages(rows)}
+
+
 # --------------------------------------------------------------------------------------------
 # Plotting
 # --------------------------------------------------------------------------------------------

@@ -109,3 +109,23 @@ def test_measure_roundtrip():
     m = bench.measure(a, lambda x: x.tobytes(), lambda d: np.frombuffer(d, np.uint8).reshape(a.shape))
     assert m["exact"] and m["psnr"] == math.inf and m["ms_ssim"] == 1.0
     assert m["bpp"] == pytest.approx(24.0)
+
+
+def test_merge_results_joins_parts_and_refuses_unlike_ones(tmp_path):
+    def part(name: str, images: list[str], psnr: float, device: str = "cpu: x, 1 threads") -> dict:
+        w = bench.ResultWriter(name, "toyset", "toy", threads=1, command=f"run {name}", results_root=tmp_path)
+        for im in images:
+            w.add(im, "0.3bpp", bpp=0.3, psnr=psnr, ms_ssim=0.9, encode_s=1.0, decode_s=0.1)
+        doc = w.to_dict()
+        doc["device"] = device
+        return doc
+
+    a, b = part("t-a", ["1.png", "2.png"], 30.0), part("t-b", ["3.png"], 24.0)
+    merged = bench.merge_results("t", [a, b])
+    assert merged["name"] == "t" and merged["command"] == "run t-a ; run t-b"
+    assert [r["image"] for r in merged["rows"]] == ["1.png", "2.png", "3.png"]
+    assert merged["averages"][0]["n"] == 3 and merged["averages"][0]["psnr"] == pytest.approx(28.0)
+    with pytest.raises(ValueError, match="device"):
+        bench.merge_results("t", [a, part("t-c", ["4.png"], 24.0, device="cuda")])
+    with pytest.raises(ValueError, match="more than one part"):
+        bench.merge_results("t", [a, part("t-d", ["2.png"], 24.0)])
