@@ -322,6 +322,22 @@ def _clean(v: Any, ndigits: int | None = None) -> Any:
     return v
 
 
+def _clean_row(row: dict) -> dict:
+    """A row or average as it is written: JSON-safe, metrics rounded (see ``_ROUND``)."""
+    return {k: _clean(v, _ROUND.get(k)) for k, v in row.items()}
+
+
+def write_doc(doc: dict, path: str | os.PathLike) -> Path:
+    """Write a results document as strict JSON, through a temporary file renamed into place,
+    so an interrupted run never leaves a truncated results file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
 def _mean(values: list) -> float | None:
     if any(v is None for v in values):
         return None
@@ -390,9 +406,6 @@ class ResultWriter:
         return compute_averages(self.rows)
 
     def to_dict(self) -> dict:
-        def clean_row(r: dict) -> dict:
-            return {k: _clean(v, _ROUND.get(k)) for k, v in r.items()}
-
         doc = {
             "name": self.name,
             "description": self.description,
@@ -403,8 +416,8 @@ class ResultWriter:
             "date": self.date,
             "versions": self.versions,
             **self.extra,
-            "rows": [clean_row(r) for r in self.rows],
-            "averages": [clean_row(a) for a in self.averages()],
+            "rows": [_clean_row(r) for r in self.rows],
+            "averages": [_clean_row(a) for a in self.averages()],
         }
         return doc
 
@@ -413,11 +426,7 @@ class ResultWriter:
         return self.results_root / self.dataset / f"{self.name}.json"
 
     def write(self, path: str | os.PathLike | None = None) -> Path:
-        path = Path(path) if path is not None else self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
-        path.write_text(text + "\n")
-        return path
+        return write_doc(self.to_dict(), path if path is not None else self.path)
 
 
 def read_results(dataset_dir: str | os.PathLike) -> list[dict]:
@@ -450,7 +459,7 @@ def merge_results(name: str, parts: Sequence[dict]) -> dict:
             raise ValueError(f"{r['image']} at {r['param']} is in more than one part")
         seen.add(key)
     return {**first, "name": name, "command": " ; ".join(doc["command"] for doc in parts),
-            "rows": rows, "averages": compute_averages(rows)}
+            "rows": rows, "averages": [_clean_row(a) for a in compute_averages(rows)]}
 
 
 # --------------------------------------------------------------------------------------------

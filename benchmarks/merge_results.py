@@ -27,9 +27,7 @@ def main() -> None:
         merged = common.merge_results(args.output.stem, [json.loads(p.read_text()) for p in args.parts])
     except (OSError, ValueError, KeyError) as e:
         sys.exit(f"merge_results: {e}")
-    tmp = args.output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(merged, indent=1, allow_nan=False) + "\n")
-    tmp.replace(args.output)
+    common.write_doc(merged, args.output)
     if not args.keep:
         for p in args.parts:
             p.unlink()
