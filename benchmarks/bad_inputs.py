@@ -10,7 +10,6 @@ benchmarks/README.md. tests/test_bad_inputs.py runs the same cases in-process (f
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import struct
@@ -25,6 +24,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import common  # noqa: E402
 
 from inrzip import container  # noqa: E402
 
@@ -247,7 +249,7 @@ def main() -> None:
     rows = run_all()
     doc = {"command": "python benchmarks/bad_inputs.py", "cases": len(rows),
            "all_ok": all(r["ok"] for r in rows), "rows": rows}
-    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    common.write_doc(doc, args.out)
     if args.markdown:
         print(markdown(rows))
     print(f"{sum(r['ok'] for r in rows)}/{len(rows)} cases behave")

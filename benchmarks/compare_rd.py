@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """(bpp, psnr) points where no other point has fewer bits and more PSNR, by rate."""
@@ -84,7 +87,7 @@ def main() -> None:
               f"({r['bits_saved_percent']}% bits saved) over {len(r['per_image'])} images")
     if args.write:
         path = args.folder / f"compare-{args.test}.json"
-        path.write_text(json.dumps(results, indent=1) + "\n")
+        common.write_doc(results, path)
         print("wrote", path)
 
 

@@ -113,7 +113,7 @@ def cmd_crop(args: argparse.Namespace) -> None:
            "global_chunk_bytes": sizes[0], "partition_chunk_bytes": sum(sizes[1:]),
            "header_bytes": reader.preamble_size, "repeat": args.repeat, "rows": rows}
     out = common.RESULTS_ROOT / args.dataset / "croppable-crop.json"
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    common.write_doc(doc, out)
     print("wrote", out)
 
 
@@ -161,7 +161,7 @@ def _write_equal(args: argparse.Namespace, rows: list[dict]) -> None:
            "device": common.device_string(1), "date": time.strftime("%Y-%m-%d"), "rows": rows,
            "mean_gain_db": round(float(np.mean([r["gain_db"] for r in rows])), 3)}
     out = common.RESULTS_ROOT / "kodak-crop256" / "croppable-vs-siren.json"
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    common.write_doc(doc, out)
     print("wrote", out, doc["mean_gain_db"], flush=True)
 
 

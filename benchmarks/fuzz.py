@@ -39,6 +39,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import common  # noqa: E402
 
 from inrzip import api, container  # noqa: E402
 from inrzip.errors import InrzipError  # noqa: E402
@@ -321,9 +324,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     summary = run(args.cases, args.seed, args.time_limit, args.vectors)
     summary["command"] = "python " + " ".join(sys.argv)
-    text = json.dumps(summary, indent=1)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        common.write_doc(summary, args.out)
     print(json.dumps({k: {kk: v[kk] for kk in ("decoded", "rejected", "crashes", "max_decode_s")}
                       for k, v in summary["vectors"].items()}, indent=1))
 
