@@ -3,6 +3,12 @@ decoding identically forever, so name the new ones; with no names it writes only
 that do not exist yet (never overwrite one casually).
 
     python formats/vectors/make_vectors.py [NAME.inrz ...]
+    python formats/vectors/make_vectors.py --references   # store the lossy vectors' samples
+
+Lossy (floating-point) vectors also keep their first decode's samples in reference_samples.npz:
+another CPU's BLAS kernels may round differently (inrz.md, "Golden vectors"), and the test then
+checks the decode against those samples instead of the hash. `--references` writes them from
+this machine's decode only where it matches the manifest's hash exactly.
 """
 from __future__ import annotations
 
@@ -84,9 +90,40 @@ def samples_sha256(data) -> str:
     return hashlib.sha256(data.astype(data.dtype.newbyteorder("<")).tobytes()).hexdigest()
 
 
+REFERENCES = HERE / "reference_samples.npz"
+
+
+def is_lossless(path: Path) -> bool:
+    from inrzip import container
+
+    return container.Reader.open(path).header.backend == "lossless"
+
+
+def store_references(samples: dict[str, np.ndarray]) -> None:
+    """Merge these vectors' decoded samples into reference_samples.npz (no pickles)."""
+    old = dict(np.load(REFERENCES, allow_pickle=False)) if REFERENCES.exists() else {}
+    np.savez_compressed(REFERENCES, **{**old, **samples})
+
+
+def references_from_this_machine(manifest: dict) -> None:
+    samples = {}
+    for name, entry in manifest.items():
+        if is_lossless(HERE / name):
+            continue
+        out = api.decode(HERE / name).signal.data
+        if samples_sha256(out) != entry["sha256"]:
+            raise SystemExit(f"{name}: this machine does not decode the manifest's samples exactly; "
+                             "run --references where it does (e.g. OPENBLAS_CORETYPE=Haswell)")
+        samples[name] = out
+    store_references(samples)
+    print("wrote", REFERENCES, sorted(samples))
+
+
 def main(names: list[str]) -> None:
     manifest_path = HERE / "vectors.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if names == ["--references"]:
+        return references_from_this_machine(manifest)
     unknown = sorted(set(names) - set(VECTORS))
     if unknown:
         raise SystemExit(f"unknown vector(s): {', '.join(unknown)}")
@@ -104,6 +141,8 @@ def main(names: list[str]) -> None:
         manifest[name] = {"sha256": samples_sha256(out), "shape": list(out.shape), "dtype": str(out.dtype),
                           "bytes": path.stat().st_size}
         print(name, manifest[name])
+        if not is_lossless(path):
+            store_references({name: out})
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
