@@ -323,9 +323,7 @@ def train(data: Path, out: Path, opts: TrainOptions, progress: Progress = silent
                             "psnr": round(unit_psnr(mse.mean().item()), 3), "beta": beta})
         if checkpoint:
             _save_checkpoint(checkpoint, net, post, prior_mean, prior_std, optimizer, beta, it + 1, history)
-    pack = _finish(net, post, prior_mean, prior_std, beta, opts, data, time.time() - t0, dev, history)
-    if init is not None:
-        pack.info["init"] = {"pack": init.pack_id.hex(), "path": str(init.path), "seconds": init.info.get("seconds")}
+    pack = _finish(net, post, prior_mean, prior_std, beta, opts, data, time.time() - t0, dev, history, init)
     from .pack import save
 
     pack.pack_id = save(pack, out)
@@ -344,7 +342,7 @@ def _m_step(post: Posterior, prior_mean: dict, prior_std: dict) -> None:
 
 
 def _finish(net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict, beta: float, opts: TrainOptions,
-            data: Path, seconds: float, dev: torch.device, history: list[dict]) -> Pack:
+            data: Path, seconds: float, dev: torch.device, history: list[dict], init: Pack | None = None) -> Pack:
     arch = opts.arch
     with torch.no_grad():
         kl = post.kl_nats(prior_mean, prior_std)
@@ -353,6 +351,8 @@ def _finish(net: RecNet, post: Posterior, prior_mean: dict, prior_std: dict, bet
     info = {"data": str(data), "command": " ".join(["inrzip"] + sys.argv[1:]) if sys.argv[0].endswith("inrzip") else "python api", "options": {k: v for k, v in asdict(opts).items() if k != "arch"},
             "seconds": round(seconds, 1), "device": str(dev), "torch": torch.__version__,
             "history_tail": history[-5:]}
+    if init is not None:     # the parent pack of a warm-started (chained) run
+        info["init"] = {"pack": init.pack_id.hex(), "path": str(init.path), "seconds": init.info.get("seconds")}
     return Pack(arch=arch, rate_bpp=opts.rate_bpp, beta=beta,
                 level_bits={lv: float(kl_bits[lv].sum()) for lv in LEVELS},
                 A=[a.detach().cpu().numpy() for a in net.A],
