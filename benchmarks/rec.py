@@ -100,8 +100,7 @@ def main() -> None:
             w.add(img, f"{rate}bpp", bpp=bpp, psnr=psnr, ms_ssim=common.ms_ssim(arr, out), encode_s=enc_s,
                   decode_s=dec_s, cli_decode_s=cli_s, bytes=size, paper_psnr=paper_psnr(bpp),
                   gap_db=psnr - paper_psnr(bpp), pack=st["pack"], pack_rate_bpp=st["pack_rate_bpp"],
-                  blocks=st["blocks"], blocks_per_level=st["blocks_per_level"],
-                  level_beta_log10=st["level_beta_log10"], fit_steps=st["fit_steps"],
+                  blocks=st["blocks"], blocks_per_level=st["blocks_per_level"], fit_steps=st["fit_steps"],
                   finetune_steps=st["finetune_steps"],
                   rate_met=st["rate_met"])
             print(f"{img} {rate}bpp: {size} B {bpp:.4f} bpp {psnr:.2f} dB (paper {paper_psnr(bpp):.2f}) "

@@ -383,31 +383,3 @@ def test_a_warm_started_training_begins_at_the_init_pack(tmp_path, capsys):
     assert main(common + ["--init", str(EXAMPLE_IMAGE)]) != 0
     assert "not a valid rec model pack" in capsys.readouterr().err
     assert not (tmp_path / "c.safetensors").exists()
-
-
-def test_rebalanced_split_moves_blocks_to_the_dearest_level(pack_dir):
-    from inrzip.backends.rec.encoder import block_counts, rebalanced_split
-
-    pack = packs.load(pack_dir / "tiny.safetensors")
-    counts, rows = (8, 6, 10), {1: 4, 2: 1, 3: 1}
-    even = rebalanced_split(counts, {1: 2e-5, 2: 2e-5, 3: 2e-5}, 0.5)
-    assert even == pytest.approx({1: 8, 2: 6, 3: 10})             # equal betas: the split stays
-    dear3 = rebalanced_split(counts, {1: 1e-5, 2: 1e-5, 3: 4e-5}, 0.5)
-    assert dear3[3] / dear3[1] == pytest.approx(2 * 10 / 8)       # (4x the beta) ** 0.5
-    budget = 16 * (4 * 8 + 6 + 10)
-    n1, n2, n3 = block_counts(pack, rows, budget, 16, dear3)
-    assert (n3, n2) == (17, 5) and n1 in (6, 7)                   # levels 1 and 2 pay for level 3
-    assert abs(16 * (4 * n1 + n2 + n3) - budget) <= 16 * 4 / 2
-
-
-def test_a_rebalanced_encode_meets_the_rate_and_names_its_blocks(packs_on_path):
-    sig = small_image(64, 96)                # 2 x 3 patches in 2 level-2 groups
-    rep = api.encode(sig, None, rate="1.5bpp", backend="rec", options={**FAST, "rebalance": 1.0})
-    params = fmt.RecParams.from_bytes(container.Reader.from_bytes(rep.data).header.params)
-    assert list(params.groups) == rep.stats["blocks_per_level"]  # the header names the final split
-    assert abs(len(rep.data) / (1.5 * 64 * 96 / 8) - 1) <= 0.05
-    out = api.decode(rep.data).signal.data
-    psnr = 10 * np.log10(255.0 ** 2 / np.mean((out.astype(float) - sig.data.astype(float)) ** 2))
-    assert abs(psnr - rep.stats["psnr_estimate"]) < 0.05
-    with pytest.raises(UsageError, match="rebalance"):
-        api.encode(sig, None, rate="1.5bpp", backend="rec", options={**FAST, "rebalance": 3})

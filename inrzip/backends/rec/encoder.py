@@ -4,9 +4,7 @@ coding (fixed-budget ordered random coding, as the reference code runs it).
 1. Pick the pack nearest the target rate; split the bit budget over the levels in the pack's
    proportions and turn it into a block count per level (each block costs `index_bits`).
 2. Fit the posterior: per-patch MSE + beta_b * KL_b, with one beta per block pushed every 10
-   steps so that each block's KL sits just under `index_bits` bits. With `rebalance`, halfway
-   through the fit the budget is split again, towards the levels whose betas are highest (the
-   header names the final block counts, so the decoder needs nothing more).
+   steps so that each block's KL sits just under `index_bits` bits.
 3. Code level 3, then 2, then 1. Each round codes, in every row, the not-yet-coded block with
    the largest KL: of 2**index_bits shared candidates from the prior, take
    argmax_i log q/p (x_i) + g_i (g: sorted Gumbel sequence, -log of Poisson arrival times),
@@ -87,7 +85,6 @@ class RecOptions:
     index_bits: int = 16
     seed: int = 0
     pack: str = ""            # path to a pack; default: the installed pack nearest the rate
-    rebalance: float = 0.0    # re-split the budget over the levels halfway through the fit (0: pack's split)
     device: str = "auto"
 
     def validate(self) -> None:
@@ -97,8 +94,6 @@ class RecOptions:
             raise UsageError("rec: index_bits must be between 4 and 20")
         if self.steps < 0 or self.lr <= 0:
             raise UsageError("rec: steps must be >= 0 and lr > 0")
-        if not 0 <= self.rebalance <= 2:
-            raise UsageError("rec: rebalance must be between 0 and 2")
 
 
 def parse_options(options: dict) -> RecOptions:
@@ -128,11 +123,9 @@ def choose_pack(opts: RecOptions, modality: str, bpp: float) -> packs.Pack:
     return packs.load(path)
 
 
-def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, index_bits: int,
-                 level_bits: dict[int, float] | None = None) -> tuple[int, int, int]:
-    """Blocks per instance at levels 1, 2, 3 whose total cost is nearest the budget, split over
-    the levels in proportion to `level_bits` (bits per instance; default: the pack's training KL)."""
-    k = pack.level_bits if level_bits is None else level_bits
+def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, index_bits: int) -> tuple[int, int, int]:
+    """Blocks per instance at levels 1, 2, 3 whose total cost is nearest the budget."""
+    k = pack.level_bits
     mass = rows[LEVEL_PATCH] * k[LEVEL_PATCH] + rows[LEVEL_GROUP] * k[LEVEL_GROUP] + rows[LEVEL_IMAGE] * k[LEVEL_IMAGE]
     scale = budget_bits / max(mass, 1e-9)
     arch = pack.arch
@@ -141,20 +134,6 @@ def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, ind
     rest = budget_bits - index_bits * (n3 * rows[LEVEL_IMAGE] + n2 * rows[LEVEL_GROUP])
     n1 = int(np.clip(round(rest / (index_bits * rows[LEVEL_PATCH])), 1, arch.level_size(LEVEL_PATCH)))
     return n1, n2, n3
-
-
-def rebalanced_split(counts: tuple[int, int, int], level_beta: dict[int, float], strength: float
-                     ) -> dict[int, float]:
-    """Per-instance bit weights that move the budget towards the levels whose blocks are dearest.
-
-    A block's beta is the Lagrange multiplier of its 16-bit constraint: how much distortion one
-    more nat there would save. The split is rate-distortion optimal when the levels' betas are
-    equal; the pack's split (its training crops' KL) is not, for an image of another size (a
-    Kodak image: level 3 shared by 96 patches, not 32; measured: betas 1.9x and 2.7x level 1's
-    at levels 2 and 3). Each level's share is scaled by (its geometric-mean beta)^strength."""
-    ref = math.exp(sum(math.log(b) for b in level_beta.values()) / len(level_beta))
-    return {lv: n * (level_beta[lv] / ref) ** strength
-            for lv, n in zip((LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE), counts)}
 
 
 def overhead_bytes(header: container.Header, params: fmt.RecParams, payload_bytes: int) -> int:
@@ -219,35 +198,18 @@ class RecEncoder:
         init_logstd = {lv: torch.from_numpy(pack.init_logstd[lv]).to(dev) for lv in packs.LEVELS}
         self.post = Posterior(arch, 1, self.grid, self.prior_mean, init_logstd).to(dev)
         self.level_rows = {lv: self.post.counts[lv] for lv in packs.LEVELS}
-        self.set_blocks(groups, {lv: pack.beta for lv in packs.LEVELS})
+        self.layout = layouts(pack, self.level_rows, groups, dev)
+        self.beta = {lv: torch.full((self.level_rows[lv], self.layout[lv].n_groups), pack.beta, device=dev)
+                     for lv in packs.LEVELS}
+        self.coded = {lv: torch.zeros_like(self.beta[lv], dtype=torch.bool) for lv in packs.LEVELS}
         self.fixed = {lv: (torch.zeros_like(self.post.mean[str(lv)], dtype=torch.bool),
                            torch.zeros_like(self.post.mean[str(lv)])) for lv in packs.LEVELS}
+        self.indices = {lv: np.zeros((self.level_rows[lv], self.layout[lv].n_groups), dtype=np.int64)
+                        for lv in packs.LEVELS}
         self.optimizer = torch.optim.Adam(self.post.parameters(), lr=opts.lr)
         self.patches = math.prod(self.grid)
         self.step_count = 0
         self.max_rounds = 0          # 0: one block per row per round, as the reference
-
-    def set_blocks(self, groups: tuple[int, int, int], beta: dict[int, float]) -> None:
-        """(Re)build the block layout for these counts (before any block is coded); every block
-        of a level starts at that level's beta."""
-        self.groups = groups
-        self.layout = layouts(self.pack, self.level_rows, groups, self.dev)
-        self.beta = {lv: torch.full((self.level_rows[lv], self.layout[lv].n_groups), beta[lv], device=self.dev)
-                     for lv in packs.LEVELS}
-        self.coded = {lv: torch.zeros_like(self.beta[lv], dtype=torch.bool) for lv in packs.LEVELS}
-        self.indices = {lv: np.zeros((self.level_rows[lv], self.layout[lv].n_groups), dtype=np.int64)
-                        for lv in packs.LEVELS}
-
-    def level_beta(self) -> dict[int, float]:
-        """Geometric-mean beta of each level's blocks."""
-        return {lv: float(torch.log(self.beta[lv]).mean().exp()) for lv in packs.LEVELS}
-
-    def rebalance(self, budget_bits: float, strength: float) -> None:
-        """Re-split the budget over the levels by their betas (`rebalanced_split`); the posterior
-        is untouched, only which variables form which block and how many blocks each level has."""
-        beta = self.level_beta()
-        weights = rebalanced_split(self.groups, beta, strength)
-        self.set_blocks(block_counts(self.pack, self.level_rows, budget_bits, self.opts.index_bits, weights), beta)
 
     # ---- one optimisation step
     def block_kl_bits(self) -> dict[int, torch.Tensor]:
@@ -367,6 +329,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))
     groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, opts.index_bits)
+    params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups)
 
     preset = EFFORT[opts.effort]
     steps = opts.steps or preset.fit_steps
@@ -375,13 +338,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
     mse = kl = 0.0
     for i in range(steps):
-        if opts.rebalance and i == steps // 2:
-            enc.rebalance(budget_bits - 8 * overhead, opts.rebalance)
         mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction)
         progress("fit", i + 1, steps, psnr=unit_psnr(mse), bits=kl)
-    groups = enc.groups
-    params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups)
-    fit_beta = enc.level_beta()
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
     done = 0
     gumbel = enc.gumbel()
@@ -403,9 +361,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     psnr = 10 * math.log10(1.0 / max(float(np.mean(err ** 2)), 1e-12))
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
-             "blocks_per_level": list(groups),
-             "level_beta_log10": [round(math.log10(fit_beta[lv]), 3) for lv in (LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE)],
-             "fit_steps": steps, "finetune": finetune,
+             "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune,
              "finetune_steps": enc.step_count - steps,
              "psnr_estimate": round(psnr, 3), "bytes": total, "target_bytes": round(budget_bits / 8)}
     stats["rate_met"] = abs(total / (budget_bits / 8) - 1) <= RATE_TOLERANCE
