@@ -104,9 +104,12 @@ class RecNet(nn.Module):
         for li, (A, (i, o), size) in enumerate(zip(self.A, a.layer_shapes, a.layer_sizes)):
             w = hf[:, start:start + size] @ A
             start += size
+            hidden = li < a.layers - 1
+            if hidden:      # sin(w0 (xW + b)) as sin(x (w0 W) + w0 b): the scaling on the small
+                w = w * a.w0  # weight tensor instead of every activation (one multiply fewer each way)
             x = torch.baddbmm(w[:, None, :o], x, w[:, o:].reshape(-1, i, o))
-            if li < a.layers - 1:
-                x = torch.sin(a.w0 * x)
+            if hidden:
+                x = torch.sin(x)
         return x.reshape(b, n, k, a.channels)
 
 
