@@ -21,7 +21,7 @@ from inrzip.cli import main
 from inrzip.errors import FormatError, UsageError
 
 TINY = RecArch(patch=32, hidden=16, fourier=8, lpe_channels=4, lpe_mid=8, lpe_out=8, group=2)
-FAST = {"effort": "fast", "steps": 120, "index_bits": 10, "device": "cpu"}
+FAST = {"effort": "fast", "steps": 120, "finetune": 10, "index_bits": 10, "device": "cpu"}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -18,7 +18,7 @@ TINY_VIDEO = {"arch.patch": "16", "arch.frames": "12", "arch.hidden": "16", "arc
               "arch.lpe_channels": "4", "arch.lpe_mid": "8", "arch.lpe_out": "8", "arch.group": "2",
               "crops": "3", "crop_rows": "2", "crop_cols": "2", "em_iterations": "3", "e_steps": "10", "warmup": "20",
               "beta0": "3e-5", "pixel_fraction": "0.5"}
-FAST = {"effort": "fast", "steps": 60, "index_bits": 10, "device": "cpu"}
+FAST = {"effort": "fast", "steps": 60, "finetune": 10, "index_bits": 10, "device": "cpu"}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
