@@ -348,13 +348,20 @@ def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, mo
         api.decode(rep.data)
 
 
-def test_the_shipped_image_pack_nearest_the_rate_in_log_is_chosen(tmp_path, monkeypatch):
-    """0.15 bpp is nearer 0.1 than 0.3 in log rate, 0.2 nearer 0.3, 0.6 nearer 1.0."""
+@pytest.mark.parametrize("modality, rates, picks", [
+    # 0.15 bpp is nearer 0.1 than 0.3 in log rate, 0.2 nearer 0.3, 0.6 nearer 1.0.
+    ("image", {0.1, 0.3, 1.0}, ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.5, 0.3), (0.6, 1.0), (2.0, 1.0))),
+    # Audio at 16 kHz (bits per sample = kbps / 16): up to 15.4 kbps, the log midpoint of 10.7
+    # and 22.1, the 10.7 kbps pack codes; above it the 22.1 kbps one.
+    ("audio", {0.669, 1.381}, tuple((kbps / 16, trained_for) for kbps, trained_for in
+                                    ((3, 0.669), (5.7, 0.669), (15, 0.669), (16, 1.381), (22.1, 1.381), (64, 1.381)))),
+])
+def test_the_shipped_pack_nearest_the_rate_in_log_is_chosen(modality, rates, picks, tmp_path, monkeypatch):
     monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
-    shipped = {round(rate, 3): packs.file_id(path) for rate, path in packs.shipped_rates("image")}
-    assert set(shipped) == {0.1, 0.3, 1.0}
-    for bpp, trained_for in ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.5, 0.3), (0.6, 1.0), (2.0, 1.0)):
-        assert choose_pack(RecOptions(), "image", bpp).pack_id == shipped[trained_for], bpp
+    shipped = {round(rate, 3): packs.file_id(path) for rate, path in packs.shipped_rates(modality)}
+    assert set(shipped) == rates
+    for rate, trained_for in picks:
+        assert choose_pack(RecOptions(), modality, rate).pack_id == shipped[trained_for], rate
 
 
 def test_a_warm_started_training_begins_at_the_init_pack(tmp_path, capsys):

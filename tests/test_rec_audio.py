@@ -113,15 +113,3 @@ def test_cli_train_audio_takes_kbps(tmp_path, capsys):
     bad = [a for a in args if a != "--json"] + ["-O", "crop_rows=2", "--force"]
     assert main(bad) != 0
     assert "audio packs are mono 1-D" in capsys.readouterr().err
-
-
-def test_the_shipped_audio_pack_nearest_the_rate_in_log_is_chosen(tmp_path, monkeypatch):
-    """At 16 kHz: up to 15.4 kbps (the log midpoint of 10.7 and 22.1) the 10.7 kbps pack codes,
-    above it the 22.1 kbps one."""
-    from inrzip.backends.rec.encoder import RecOptions, choose_pack
-
-    monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
-    shipped = {round(rate, 3): packs.file_id(path) for rate, path in packs.shipped_rates("audio")}
-    assert set(shipped) == {0.669, 1.381}
-    for kbps, trained_for in ((3, 0.669), (5.7, 0.669), (15, 0.669), (16, 1.381), (22.1, 1.381), (64, 1.381)):
-        assert choose_pack(RecOptions(), "audio", kbps / 16).pack_id == shipped[trained_for], kbps
