@@ -94,6 +94,25 @@ def test_encode_is_deterministic_on_cpu(coded, packs_on_path):
     assert again.data == rep.data
 
 
+def test_range_coded_16_bit_indices_round_trip_and_meet_the_rate(packs_on_path):
+    """The default index width: indices range-coded (index_code.py), so a block costs ~15.3
+    bits and the budget buys more blocks than 16-bit fixed-width indices would."""
+    sig = small_image(40, 72)
+    opts = {**FAST, "index_bits": 16, "steps": 60}
+    ranged = api.encode(sig, None, rate="1.5bpp", backend="rec", options=opts)
+    fixed = api.encode(sig, None, rate="1.5bpp", backend="rec", options={**opts, "index_coding": "fixed"})
+    target = 1.5 * 40 * 72 / 8
+    for rep in (ranged, fixed):
+        assert abs(len(rep.data) / target - 1) <= 0.05, (len(rep.data), target)
+        out = api.decode(rep.data).signal.data
+        err = out.astype(float) - sig.data.astype(float)
+        assert abs(10 * np.log10(255.0 ** 2 / np.mean(err ** 2)) - rep.stats["psnr_estimate"]) < 0.05
+    assert ranged.stats["index_coding"] == "range" and fixed.stats["index_coding"] == "fixed"
+    assert ranged.stats["blocks"] > fixed.stats["blocks"]
+    assert ranged.stats["index_bits_mean"] < 16 == fixed.stats["index_bits_mean"]
+    assert api.info(ranged.data)["params"]["index_coding"] == "range"
+
+
 def test_portrait_and_lower_rate(packs_on_path):
     sig = small_image(70, 33)
     rep = api.encode(sig, None, rate="0.8bpp", backend="rec", options=FAST)
@@ -126,7 +145,7 @@ def test_damaged_params_and_index_chunk(coded, packs_on_path):
     header, payload = r.header, r.read_chunk(0)
     p = fmt.RecParams.from_bytes(header.params)
     bad = [
-        container.build(container.Header(**{**header.__dict__, "params": b"\x02" + header.params[1:]}), [(fmt.INDEX_CHUNK, payload)]),
+        container.build(container.Header(**{**header.__dict__, "params": b"\x03" + header.params[1:]}), [(fmt.INDEX_CHUNK, payload)]),
         container.build(header, [(fmt.INDEX_CHUNK, payload[:-1])]),
         container.build(container.Header(**{**header.__dict__, "params": fmt.RecParams(
             p.pack_id, p.index_bits, p.seed, (10 ** 6, 1, 1)).to_bytes()}), [(fmt.INDEX_CHUNK, payload)]),

@@ -82,6 +82,9 @@ VECTORS = {
     "croppable-video.inrz": (small_video(), None, {**CROPPABLE, "partition": "2x8x8"}),
     "rec-image.inrz": (small_image(40, 48), "2bpp", {"backend": "rec", "effort": "fast", "steps": 100,
                                                      "index_bits": 8, "pack": "rec-pack-tiny.safetensors"}),
+    # 16-bit indices, range-coded with the fixed table (params version 2, index_coding 1)
+    "rec-image-ranged.inrz": (small_image(40, 48), "2bpp", {"backend": "rec", "effort": "fast", "steps": 100, "finetune": 3,
+                                                            "pack": "rec-pack-tiny.safetensors"}),
 }
 
 

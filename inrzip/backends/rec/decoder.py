@@ -19,6 +19,7 @@ from ...runtime.coords import Region
 from ...signal import from_unit
 from . import blocks
 from . import format as fmt
+from . import index_code
 from . import pack as packs
 from .arch import (
     LEVEL_GROUP,
@@ -40,6 +41,7 @@ PATCH_BATCH = 8             # patches per SIREN forward (bounds memory; output i
 def describe(header: Header) -> dict:
     p = fmt.RecParams.from_bytes(header.params)
     return {"pack": p.pack_id.hex(), "index_bits": p.index_bits, "seed": p.seed,
+            "index_coding": fmt.INDEX_CODING_NAMES[p.index_coding],
             "blocks_per_patch": p.groups[0], "blocks_per_group": p.groups[1], "blocks_per_image": p.groups[2]}
 
 
@@ -79,7 +81,7 @@ def latents(header: Header, params: fmt.RecParams, pack: packs.Pack, payload: by
     arch = pack.arch
     rows = level_rows(header, arch)
     total = block_count(params, rows)
-    indices = blocks.unpack_indices(payload, total, params.index_bits)
+    indices = index_code.read(payload, total, params)
     per_level = split_indices(indices, params, rows)
     z = {lv: level_values(pack, lv, n, params.seed, per_level[lv])
          for lv, n in ((LEVEL_PATCH, params.groups[0]), (LEVEL_GROUP, params.groups[1]), (LEVEL_IMAGE, params.groups[2]))}

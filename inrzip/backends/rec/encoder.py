@@ -2,13 +2,16 @@
 coding (fixed-budget ordered random coding, as the reference code runs it).
 
 1. Pick the pack nearest the target rate; split the bit budget over the levels in the pack's
-   proportions and turn it into a block count per level (each block costs `index_bits`).
+   proportions and turn it into a block count per level (each block costs `index_bits`, or, with
+   range-coded 16-bit indices, the table's expected ~15.3 bits).
 2. Fit the posterior: per-patch MSE + beta_b * KL_b, with one beta per block pushed every 10
    steps so that each block's KL sits just under `index_bits` bits.
 3. Code level 3, then 2, then 1. Each round codes, in every row, the not-yet-coded block with
    the largest KL: of 2**index_bits shared candidates from the prior, take
    argmax_i log q/p (x_i) + g_i (g: sorted Gumbel sequence, -log of Poisson arrival times),
    fix those variables, and fine-tune the rest for a few steps.
+4. Store the indices: range-coded with a fixed table (index_code.py) when 16 bits wide, else
+   fixed-width.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from .. import EncodeResult
 from ..options import options_from_dict
 from . import blocks
 from . import format as fmt
+from . import index_code
 from . import pack as packs
 from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, signal_grid
 from .decoder import level_rows
@@ -84,6 +88,7 @@ class RecOptions:
     rounds: int = -1          # most coding rounds per level (0: one block per row per round); -1: effort
     lr: float = 1e-3          # reference: 2e-4 over 30k steps
     index_bits: int = 16
+    index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
     pack: str = ""            # path to a pack; default: the installed pack nearest the rate
     device: str = "auto"
@@ -93,6 +98,10 @@ class RecOptions:
             raise UsageError(f"rec: effort must be one of {', '.join(EFFORT)}")
         if not 4 <= self.index_bits <= 20:
             raise UsageError("rec: index_bits must be between 4 and 20")
+        if self.index_coding not in ("auto", "range", "fixed"):
+            raise UsageError("rec: index_coding must be auto, range or fixed")
+        if self.index_coding == "range" and self.index_bits != fmt.RANGED_INDEX_BITS:
+            raise UsageError(f"rec: index_coding=range needs index_bits={fmt.RANGED_INDEX_BITS}")
         if self.steps < 0 or self.lr <= 0:
             raise UsageError("rec: steps must be >= 0 and lr > 0")
 
@@ -124,16 +133,28 @@ def choose_pack(opts: RecOptions, modality: str, bpp: float) -> packs.Pack:
     return packs.load(path)
 
 
-def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, index_bits: int) -> tuple[int, int, int]:
-    """Blocks per instance at levels 1, 2, 3 whose total cost is nearest the budget."""
+def index_coding(opts: RecOptions) -> int:
+    """The index coding the options ask for (auto: range-coded when the indices are 16 bits)."""
+    if opts.index_coding == "fixed" or opts.index_bits != fmt.RANGED_INDEX_BITS:
+        return fmt.INDEX_FIXED
+    return fmt.INDEX_RANGED
+
+
+def bits_per_block(params: fmt.RecParams) -> float:
+    """What one block's index is expected to cost in the file."""
+    return index_code.expected_bits() if params.index_coding == fmt.INDEX_RANGED else float(params.index_bits)
+
+
+def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, block_bits: float) -> tuple[int, int, int]:
+    """Blocks per instance at levels 1, 2, 3 whose total cost (block_bits each) is nearest the budget."""
     k = pack.level_bits
     mass = rows[LEVEL_PATCH] * k[LEVEL_PATCH] + rows[LEVEL_GROUP] * k[LEVEL_GROUP] + rows[LEVEL_IMAGE] * k[LEVEL_IMAGE]
     scale = budget_bits / max(mass, 1e-9)
     arch = pack.arch
-    n3 = int(np.clip(round(scale * k[LEVEL_IMAGE] / index_bits), 1, arch.level_size(LEVEL_IMAGE)))
-    n2 = int(np.clip(round(scale * k[LEVEL_GROUP] / index_bits), 1, arch.level_size(LEVEL_GROUP)))
-    rest = budget_bits - index_bits * (n3 * rows[LEVEL_IMAGE] + n2 * rows[LEVEL_GROUP])
-    n1 = int(np.clip(round(rest / (index_bits * rows[LEVEL_PATCH])), 1, arch.level_size(LEVEL_PATCH)))
+    n3 = int(np.clip(round(scale * k[LEVEL_IMAGE] / block_bits), 1, arch.level_size(LEVEL_IMAGE)))
+    n2 = int(np.clip(round(scale * k[LEVEL_GROUP] / block_bits), 1, arch.level_size(LEVEL_GROUP)))
+    rest = budget_bits - block_bits * (n3 * rows[LEVEL_IMAGE] + n2 * rows[LEVEL_GROUP])
+    n1 = int(np.clip(round(rest / (block_bits * rows[LEVEL_PATCH])), 1, arch.level_size(LEVEL_PATCH)))
     return n1, n2, n3
 
 
@@ -327,10 +348,10 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     header = container.Header("rec", signal.modality, signal.spatial_shape, signal.channels, signal.bit_depth,
                               sample_rate=signal.sample_rate, fps=signal.fps)
     enc_rows = level_rows(header, arch)
-    guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1))
+    guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1), index_coding(opts))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))
-    groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, opts.index_bits)
-    params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups)
+    groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, bits_per_block(guess))
+    params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups, guess.index_coding)
 
     preset = EFFORT[opts.effort]
     steps = opts.steps or preset.fit_steps
@@ -353,9 +374,9 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
             done += n
             for _ in range(finetune):
                 mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
-            progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * opts.index_bits)
+            progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * bits_per_block(params))
         del eps
-    payload = blocks.pack_indices(enc.index_stream(), opts.index_bits)
+    payload = index_code.write(enc.index_stream(), params)
     recon = enc.reconstruction()
     coded = from_unit(recon, signal.modality, signal.bit_depth)
     err = (coded.astype(np.float64) - signal.data.astype(np.float64)) / signal.max_value
@@ -363,6 +384,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
              "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune,
+             "index_coding": fmt.INDEX_CODING_NAMES[params.index_coding],
+             "index_bits_mean": round(8 * len(payload) / total_blocks, 3),
              "finetune_steps": enc.step_count - steps,
              "psnr_estimate": round(psnr, 3), "bytes": total, "target_bytes": round(budget_bits / 8)}
     stats["rate_met"] = abs(total / (budget_bits / 8) - 1) <= RATE_TOLERANCE

@@ -1,0 +1,121 @@
+"""Range coding of REC block indices with a fixed table (formats/rec.md, "Index coding").
+
+Ordered random coding does not pick its 2^K candidates uniformly: the sorted Gumbel sequence
+favours early candidates, and a block whose KL sits under K bits is often matched early. On
+training-image encodes about a quarter of the indices fall in the first 1/16 of the range, so
+a fixed-width index wastes ~0.6 bit per 16-bit block. Here an index n < 2^16 is split into a
+bucket (0; then each octave [2^b, 2^(b+1)) cut into up to 4 equal parts: 60 buckets) coded with
+a fixed categorical table, and its offset in the bucket, coded uniformly. The table is fitted by
+`benchmarks/rec_index_model.py` on training images (never Kodak); only K = 16 has one.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import constriction
+import numpy as np
+
+from ...errors import FormatError
+from . import blocks
+from . import format as fmt
+from .format import RANGED_INDEX_BITS as CODED_BITS
+PARTS_PER_OCTAVE = 4
+
+# Bucket counts (sum 2^16) from benchmarks/rec_index_model.py on training-image encodes
+# (results/rec-index-model/table.json); bucket s covers [bucket_edges(16)[s], bucket_edges(16)[s + 1]).
+TABLE_16 = (
+    185, 131, 135, 141, 101, 81, 48, 71, 154, 117, 86, 140,
+    169, 152, 86, 118, 218, 144, 124, 112, 340, 233, 289, 193,
+    370, 341, 313, 344, 693, 475, 441, 403, 790, 788, 667, 586,
+    1062, 1189, 1007, 868, 1570, 1454, 1411, 1215, 2358, 1917, 1830, 1673,
+    2881, 2625, 2197, 2215, 3769, 3066, 2844, 2700, 4837, 4005, 3773, 3291,
+)
+
+
+def bucket_edges(bits: int) -> np.ndarray:
+    """Lower edges of the buckets of a `bits`-bit index, then 2^bits: 0, then every octave
+    [2^b, 2^(b+1)) in min(4, 2^b) equal parts (widths are powers of two)."""
+    edges = [0]
+    for b in range(bits):
+        parts = min(PARTS_PER_OCTAVE, 1 << b)
+        edges += [(1 << b) + k * ((1 << b) // parts) for k in range(parts)]
+    return np.array(edges + [1 << bits], dtype=np.int64)
+
+
+@lru_cache(maxsize=None)
+def _model() -> tuple[np.ndarray, np.ndarray, "constriction.stream.model.Categorical"]:
+    edges = bucket_edges(CODED_BITS)
+    counts = np.asarray(TABLE_16, dtype=np.float64)
+    if counts.size != edges.size - 1:
+        raise AssertionError("rec index table does not match its buckets")
+    return edges, np.diff(edges), constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
+
+
+def expected_bits() -> float:
+    """Mean coded bits of an index drawn from the table (what the encoder budgets per block)."""
+    edges, widths, _ = _model()
+    p = np.asarray(TABLE_16, dtype=np.float64)
+    p /= p.sum()
+    return float(np.sum(p * (np.log2(widths) - np.log2(p))))
+
+
+def _cheapest_bits() -> float:
+    """Fewest bits any one index can cost (a floor on a stream's length)."""
+    edges, widths, _ = _model()
+    p = np.asarray(TABLE_16, dtype=np.float64)
+    return float(np.min(np.log2(widths) - np.log2(p / p.sum())))
+
+
+def encode_ranged(indices: np.ndarray) -> bytes:
+    """Indices < 2^16 -> range-coded bytes (uint32 words, little-endian): all buckets, then the
+    offsets inside the buckets wider than one."""
+    edges, widths, model = _model()
+    idx = np.asarray(indices, dtype=np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= 1 << CODED_BITS):
+        raise ValueError("rec index out of range for the coded table")
+    bucket = np.searchsorted(edges, idx, side="right") - 1
+    wide = widths[bucket] > 1
+    coder = constriction.stream.queue.RangeEncoder()
+    coder.encode(bucket.astype(np.int32), model)
+    if wide.any():
+        coder.encode((idx - edges[bucket])[wide].astype(np.int32), constriction.stream.model.Uniform(),
+                     widths[bucket][wide].astype(np.int32))
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+def decode_ranged(data: bytes, count: int) -> np.ndarray:
+    """Inverse of `encode_ranged` for `count` indices; a damaged stream is a FormatError."""
+    edges, widths, model = _model()
+    if len(data) % 4:
+        raise FormatError("rec index chunk: range-coded stream is not whole 32-bit words")
+    if 8 * len(data) + 64 < count * _cheapest_bits():     # refuse before decoding a huge count
+        raise FormatError(f"rec index chunk: {len(data)} bytes cannot hold {count} indices")
+    coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+    try:
+        bucket = np.asarray(coder.decode(model, count), dtype=np.int64) if count else np.zeros(0, np.int64)
+        out = edges[bucket]
+        wide = widths[bucket] > 1
+        if wide.any():
+            out[wide] += np.asarray(coder.decode(constriction.stream.model.Uniform(),
+                                                 widths[bucket][wide].astype(np.int32)), dtype=np.int64)
+    except Exception as e:      # constriction reports a damaged stream as a ValueError-like
+        raise FormatError(f"rec index chunk: damaged range-coded stream ({e})") from None
+    # A range decoder reads past a cut stream without complaint; the encoder is deterministic,
+    # so a stream is intact exactly when coding its indices again gives the same bytes.
+    if encode_ranged(out) != data:
+        raise FormatError("rec index chunk: range-coded stream is truncated or damaged")
+    return out
+
+
+def write(indices: np.ndarray, params: fmt.RecParams) -> bytes:
+    """The index chunk of a file with these params."""
+    if params.index_coding == fmt.INDEX_RANGED:
+        return encode_ranged(indices)
+    return blocks.pack_indices(indices, params.index_bits)
+
+
+def read(payload: bytes, count: int, params: fmt.RecParams) -> np.ndarray:
+    """`count` indices back from an index chunk written with these params."""
+    if params.index_coding == fmt.INDEX_RANGED:
+        return decode_ranged(payload, count)
+    return blocks.unpack_indices(payload, count, params.index_bits)
