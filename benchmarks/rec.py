@@ -99,10 +99,8 @@ def main() -> None:
             st = rep.stats
             w.add(img, f"{rate}bpp", bpp=bpp, psnr=psnr, ms_ssim=common.ms_ssim(arr, out), encode_s=enc_s,
                   decode_s=dec_s, cli_decode_s=cli_s, bytes=size, paper_psnr=paper_psnr(bpp),
-                  gap_db=psnr - paper_psnr(bpp), pack=st["pack"], pack_rate_bpp=st["pack_rate_bpp"],
-                  blocks=st["blocks"], blocks_per_level=st["blocks_per_level"], fit_steps=st["fit_steps"],
-                  finetune_steps=st["finetune_steps"],
-                  rate_met=st["rate_met"])
+                  gap_db=psnr - paper_psnr(bpp), pack_rate_bpp=st["pack_rate_bpp"], fit_steps=st["fit_steps"],
+                  finetune_steps=st["finetune_steps"], **common.rec_row_stats(st))
             print(f"{img} {rate}bpp: {size} B {bpp:.4f} bpp {psnr:.2f} dB (paper {paper_psnr(bpp):.2f}) "
                   f"enc {enc_s:.0f}s dec {dec_s:.2f}s cli {cli_s:.2f}s", flush=True)
             w.write()

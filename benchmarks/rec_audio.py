@@ -111,7 +111,7 @@ def main() -> None:
                     data_len, decoded, enc_s, dec_s, stats = common.rec_round_trip(sig, f"{kbps}kbps", common.rec_options(args))
                     out = decoded[:, 0]
                     score, lag = common.psnr(sig.data[:, 0].astype(np.float64), out.astype(np.float64), 65535.0), 0
-                    extra = {"pack": stats.get("pack"), "rate_met": stats.get("rate_met")}
+                    extra = common.rec_row_stats(stats)
                 else:
                     data, out, enc_s, dec_s = ffmpeg_round_trip(sig.data[:, 0], sig.sample_rate, codec, int(kbps))
                     data_len = len(data)

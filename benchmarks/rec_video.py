@@ -94,8 +94,7 @@ def main() -> None:
                 extra: dict = {}
                 if codec == "rec":
                     size, out, enc_s, dec_s, stats = common.rec_round_trip(clip, f"{param}bpp", common.rec_options(args))
-                    extra = {"pack": stats.get("pack"), "rate_met": stats.get("rate_met"),
-                             "blocks_per_level": stats.get("blocks_per_level")}
+                    extra = common.rec_row_stats(stats)
                     label = f"{param}bpp"
                 else:
                     data, out, enc_s, dec_s = ffmpeg_round_trip(clip, codec, int(param))
