@@ -71,12 +71,21 @@ def test_damaged_ranged_streams_are_format_errors():
 
 
 def test_write_and_read_follow_the_params():
-    idx = table_draws(99, seed=5)
+    idx = table_draws(999, seed=5)
     ranged = fmt.RecParams(PACK_ID, 16, 0, (3, 2, 1), fmt.INDEX_RANGED)
     fixed = fmt.RecParams(PACK_ID, 16, 0, (3, 2, 1), fmt.INDEX_FIXED)
-    assert index_code.write(idx, fixed) == blocks.pack_indices(idx, 16)
-    assert np.array_equal(index_code.read(index_code.write(idx, ranged), 99, ranged), idx)
-    assert len(index_code.write(idx, ranged)) < len(index_code.write(idx, fixed))
+    assert index_code.write(idx, fixed) == (fixed, blocks.pack_indices(idx, 16))
+    used, data = index_code.write(idx, ranged)
+    assert used == ranged and len(data) < 2 * idx.size
+    assert np.array_equal(index_code.read(data, idx.size, used), idx)
+
+
+def test_indices_the_table_would_inflate_are_written_fixed_width():
+    late = np.random.default_rng(2).integers(1 << 15, 1 << 16, 999)    # all in the second half
+    params = fmt.RecParams(PACK_ID, 16, 0, (3, 2, 1), fmt.INDEX_RANGED)
+    used, data = index_code.write(late, params)
+    assert used.index_coding == fmt.INDEX_FIXED and data == blocks.pack_indices(late, 16)
+    assert np.array_equal(index_code.read(data, late.size, used), late)
 
 
 def test_params_versions():

@@ -3,7 +3,7 @@ coding (fixed-budget ordered random coding, as the reference code runs it).
 
 1. Pick the pack nearest the target rate; split the bit budget over the levels in the pack's
    proportions and turn it into a block count per level (each block costs `index_bits`, or, with
-   range-coded 16-bit indices, the table's expected ~15.3 bits).
+   range-coded 16-bit indices, the table's expected 15.36 bits).
 2. Fit the posterior: per-patch MSE + beta_b * KL_b, with one beta per block pushed every 10
    steps so that each block's KL sits just under `index_bits` bits.
 3. Code level 3, then 2, then 1. Each round codes, in every row, the not-yet-coded block with
@@ -376,7 +376,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
                 mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * bits_per_block(params))
         del eps
-    payload = index_code.write(enc.index_stream(), params)
+    params, payload = index_code.write(enc.index_stream(), params)
     recon = enc.reconstruction()
     coded = from_unit(recon, signal.modality, signal.bit_depth)
     err = (coded.astype(np.float64) - signal.data.astype(np.float64)) / signal.max_value

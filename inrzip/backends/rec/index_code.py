@@ -10,6 +10,7 @@ a fixed categorical table, and its offset in the bucket, coded uniformly. The ta
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import constriction
@@ -107,11 +108,16 @@ def decode_ranged(data: bytes, count: int) -> np.ndarray:
     return out
 
 
-def write(indices: np.ndarray, params: fmt.RecParams) -> bytes:
-    """The index chunk of a file with these params."""
+def write(indices: np.ndarray, params: fmt.RecParams) -> tuple[fmt.RecParams, bytes]:
+    """The index chunk of a file with these params, and the params to write: range-coded
+    indices fall back to fixed width in the rare case that is smaller (indices spread more
+    evenly than the table expects cost up to ~16.4 bits each)."""
+    fixed = blocks.pack_indices(indices, params.index_bits)
     if params.index_coding == fmt.INDEX_RANGED:
-        return encode_ranged(indices)
-    return blocks.pack_indices(indices, params.index_bits)
+        ranged = encode_ranged(indices)
+        if len(ranged) <= len(fixed):
+            return params, ranged
+    return replace(params, index_coding=fmt.INDEX_FIXED), fixed
 
 
 def read(payload: bytes, count: int, params: fmt.RecParams) -> np.ndarray:
