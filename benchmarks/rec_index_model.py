@@ -45,16 +45,11 @@ def harvest(path: Path, rate: float, cache: Path | None) -> np.ndarray:
     return indices
 
 
-def buckets(indices: np.ndarray) -> np.ndarray:
-    edges = index_code.bucket_edges(fmt.RANGED_INDEX_BITS)
-    return np.searchsorted(edges, indices, side="right") - 1
-
-
 def fit(encodes: list[np.ndarray]) -> np.ndarray:
     """Integer bucket counts summing to TOTAL, each >= 1: every encode's bucket frequencies with
     the same weight (a 1 bpp encode has 10x the blocks of a 0.1 bpp one), add-half smoothed."""
     n = index_code.bucket_edges(fmt.RANGED_INDEX_BITS).size - 1
-    p = sum((np.bincount(buckets(e), minlength=n) + 0.5) / (e.size + 0.5 * n) for e in encodes)
+    p = sum((np.bincount(index_code.bucket_of(e), minlength=n) + 0.5) / (e.size + 0.5 * n) for e in encodes)
     q = np.maximum(1, np.round(p / p.sum() * TOTAL)).astype(np.int64)
     q[np.argmax(q)] += TOTAL - q.sum()
     return q
@@ -62,10 +57,7 @@ def fit(encodes: list[np.ndarray]) -> np.ndarray:
 
 def cost(indices: np.ndarray, table: np.ndarray) -> float:
     """Mean bits per index under a table (bucket code length plus the uniform offset)."""
-    widths = np.diff(index_code.bucket_edges(fmt.RANGED_INDEX_BITS))
-    b = buckets(indices)
-    p = table / table.sum()
-    return float(np.mean(np.log2(widths[b]) - np.log2(p[b])))
+    return float(np.mean(index_code.code_lengths(table)[index_code.bucket_of(indices)]))
 
 
 def main() -> None:
@@ -83,10 +75,9 @@ def main() -> None:
         rest = [v for k, v in runs.items() if k != name] or [idx]
         rows.append({"encode": name, "indices": int(idx.size), "bits_in_sample": round(cost(idx, table), 3),
                      "bits_left_out": round(cost(idx, fit(rest)), 3), "bits_fixed": fmt.RANGED_INDEX_BITS})
-    p = table / table.sum()
-    widths = np.diff(index_code.bucket_edges(fmt.RANGED_INDEX_BITS))
+    expected = float(np.sum(table / table.sum() * index_code.code_lengths(table)))
     result = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-              "table": table.tolist(), "expected_bits": round(float(np.sum(p * (np.log2(widths) - np.log2(p)))), 4),
+              "table": table.tolist(), "expected_bits": round(expected, 4),
               "encodes": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

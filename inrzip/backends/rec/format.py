@@ -49,7 +49,7 @@ class RecParams:
         if min(groups) < 1:
             raise FormatError("rec params: every level needs at least one block")
         coding = r.u8() if version >= 2 else INDEX_FIXED
-        if coding not in (INDEX_FIXED, INDEX_RANGED):
+        if coding not in INDEX_CODING_NAMES:
             raise FormatError(f"rec params: index coding {coding} is newer than this decoder; upgrade inrzip")
         if coding == INDEX_RANGED and bits != RANGED_INDEX_BITS:
             raise FormatError(f"rec params: range-coded indices must be {RANGED_INDEX_BITS} bits wide, not {bits}")

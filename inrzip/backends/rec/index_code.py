@@ -1,4 +1,4 @@
-"""Range coding of REC block indices with a fixed table (formats/rec.md, "Index coding").
+"""Range coding of REC block indices with a fixed table (formats/rec.md, "Range-coded").
 
 Ordered random coding does not pick its 2^K candidates uniformly: the sorted Gumbel sequence
 favours early candidates, and a block whose KL sits under K bits is often matched early. On
@@ -20,6 +20,7 @@ from ...errors import FormatError
 from . import blocks
 from . import format as fmt
 from .format import RANGED_INDEX_BITS as CODED_BITS
+
 PARTS_PER_OCTAVE = 4
 
 # Bucket counts (sum 2^16) from benchmarks/rec_index_model.py on training-image encodes
@@ -43,38 +44,44 @@ def bucket_edges(bits: int) -> np.ndarray:
     return np.array(edges + [1 << bits], dtype=np.int64)
 
 
+def code_lengths(counts: np.ndarray | tuple[int, ...]) -> np.ndarray:
+    """Bits an index in each bucket costs under a table of bucket counts: the bucket's code
+    length plus the uniform offset's."""
+    p = np.asarray(counts, dtype=np.float64)
+    return np.log2(np.diff(bucket_edges(CODED_BITS))) - np.log2(p / p.sum())
+
+
 @lru_cache(maxsize=None)
-def _model() -> tuple[np.ndarray, np.ndarray, "constriction.stream.model.Categorical"]:
+def _model() -> tuple[np.ndarray, np.ndarray, np.ndarray, "constriction.stream.model.Categorical"]:
+    """Bucket edges, widths, code lengths and the categorical model of the shipped table."""
     edges = bucket_edges(CODED_BITS)
     counts = np.asarray(TABLE_16, dtype=np.float64)
     if counts.size != edges.size - 1:
         raise AssertionError("rec index table does not match its buckets")
-    return edges, np.diff(edges), constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
+    model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
+    return edges, np.diff(edges), code_lengths(counts), model
+
+
+def bucket_of(indices: np.ndarray) -> np.ndarray:
+    """Bucket number of each index."""
+    return np.searchsorted(_model()[0], indices, side="right") - 1
 
 
 def expected_bits() -> float:
     """Mean coded bits of an index drawn from the table (what the encoder budgets per block)."""
-    edges, widths, _ = _model()
+    bits = _model()[2]
     p = np.asarray(TABLE_16, dtype=np.float64)
-    p /= p.sum()
-    return float(np.sum(p * (np.log2(widths) - np.log2(p))))
-
-
-def _cheapest_bits() -> float:
-    """Fewest bits any one index can cost (a floor on a stream's length)."""
-    edges, widths, _ = _model()
-    p = np.asarray(TABLE_16, dtype=np.float64)
-    return float(np.min(np.log2(widths) - np.log2(p / p.sum())))
+    return float(np.sum(p / p.sum() * bits))
 
 
 def encode_ranged(indices: np.ndarray) -> bytes:
     """Indices < 2^16 -> range-coded bytes (uint32 words, little-endian): all buckets, then the
     offsets inside the buckets wider than one."""
-    edges, widths, model = _model()
+    edges, widths, _, model = _model()
     idx = np.asarray(indices, dtype=np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= 1 << CODED_BITS):
         raise ValueError("rec index out of range for the coded table")
-    bucket = np.searchsorted(edges, idx, side="right") - 1
+    bucket = bucket_of(idx)
     wide = widths[bucket] > 1
     coder = constriction.stream.queue.RangeEncoder()
     coder.encode(bucket.astype(np.int32), model)
@@ -86,10 +93,10 @@ def encode_ranged(indices: np.ndarray) -> bytes:
 
 def decode_ranged(data: bytes, count: int) -> np.ndarray:
     """Inverse of `encode_ranged` for `count` indices; a damaged stream is a FormatError."""
-    edges, widths, model = _model()
+    edges, widths, bits, model = _model()
     if len(data) % 4:
         raise FormatError("rec index chunk: range-coded stream is not whole 32-bit words")
-    if 8 * len(data) + 64 < count * _cheapest_bits():     # refuse before decoding a huge count
+    if 8 * len(data) + 64 < count * bits.min():     # refuse before decoding a huge count
         raise FormatError(f"rec index chunk: {len(data)} bytes cannot hold {count} indices")
     coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
     try:
@@ -112,12 +119,11 @@ def write(indices: np.ndarray, params: fmt.RecParams) -> tuple[fmt.RecParams, by
     """The index chunk of a file with these params, and the params to write: range-coded
     indices fall back to fixed width in the rare case that is smaller (indices spread more
     evenly than the table expects cost up to ~16.4 bits each)."""
-    fixed = blocks.pack_indices(indices, params.index_bits)
     if params.index_coding == fmt.INDEX_RANGED:
         ranged = encode_ranged(indices)
-        if len(ranged) <= len(fixed):
+        if len(ranged) <= -(-len(indices) * params.index_bits // 8):     # the fixed-width chunk's size
             return params, ranged
-    return replace(params, index_coding=fmt.INDEX_FIXED), fixed
+    return replace(params, index_coding=fmt.INDEX_FIXED), blocks.pack_indices(indices, params.index_bits)
 
 
 def read(payload: bytes, count: int, params: fmt.RecParams) -> np.ndarray:
