@@ -1,4 +1,7 @@
 """rec index coding: the range-coded 16-bit table, the fixed-width path, and params versions."""
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -109,5 +112,26 @@ def test_encoder_options_choose_the_coding():
         with pytest.raises(UsageError):
             bad.validate()
     ranged = fmt.RecParams(PACK_ID, 16, 0, (1, 1, 1), fmt.INDEX_RANGED)
-    assert bits_per_block(ranged) == index_code.expected_bits()
-    assert bits_per_block(fmt.RecParams(PACK_ID, 12, 0, (1, 1, 1))) == 12.0
+    assert bits_per_block(ranged, "image", 0.3) == index_code.budgeted_bits("image", 0.3)
+    assert bits_per_block(fmt.RecParams(PACK_ID, 12, 0, (1, 1, 1)), "image", 0.3) == 12.0
+
+
+def test_budget_per_index_follows_the_measured_cost_per_rate():
+    for modality, curve in index_code.INDEX_BITS_BY_RATE.items():
+        for rate, bits in curve:
+            assert index_code.budgeted_bits(modality, rate) == pytest.approx(bits)
+        (lo, lo_bits), (hi, hi_bits) = curve[0], curve[-1]
+        assert index_code.budgeted_bits(modality, lo / 10) == pytest.approx(lo_bits)    # flat past the ends
+        assert index_code.budgeted_bits(modality, hi * 10) == pytest.approx(hi_bits)
+        mid = (lo * hi) ** 0.5
+        assert min(lo_bits, hi_bits) <= index_code.budgeted_bits(modality, mid) <= max(lo_bits, hi_bits)
+        assert all(14 < b < 16 for _, b in curve)
+    image = index_code.INDEX_BITS_BY_RATE["image"]
+    assert [b for _, b in image] == sorted(b for _, b in image)      # dearer at higher rates
+    assert index_code.budgeted_bits("video", 0.3) == index_code.budgeted_bits("image", 0.3)
+
+
+def test_shipped_table_and_rate_costs_are_the_fitters_output():
+    fitted = json.loads((Path(__file__).parents[1] / "benchmarks/results/rec-index-model/table.json").read_text())
+    assert tuple(fitted["table"]) == index_code.TABLE_16
+    assert {m: tuple(map(tuple, c)) for m, c in fitted["index_bits_by_rate"].items()} == index_code.INDEX_BITS_BY_RATE

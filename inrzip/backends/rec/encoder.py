@@ -3,7 +3,7 @@ coding (fixed-budget ordered random coding, as the reference code runs it).
 
 1. Pick the pack nearest the target rate; split the bit budget over the levels in the pack's
    proportions and turn it into a block count per level (each block costs `index_bits`, or, with
-   range-coded 16-bit indices, the table's expected 15.36 bits).
+   range-coded 16-bit indices, what an index cost at this rate in training encodes, 15.1-15.7 bits).
 2. Fit the posterior: per-patch MSE + beta_b * KL_b, with one beta per block pushed every 10
    steps so that each block's KL sits just under `index_bits` bits.
 3. Code level 3, then 2, then 1. Each round codes, in every row, the not-yet-coded block with
@@ -140,9 +140,11 @@ def index_coding(opts: RecOptions) -> int:
     return fmt.INDEX_RANGED
 
 
-def bits_per_block(params: fmt.RecParams) -> float:
-    """What one block's index is expected to cost in the file."""
-    return index_code.expected_bits() if params.index_coding == fmt.INDEX_RANGED else float(params.index_bits)
+def bits_per_block(params: fmt.RecParams, modality: str, bits_per_point: float) -> float:
+    """What one block's index is expected to cost in the file at this rate."""
+    if params.index_coding == fmt.INDEX_RANGED:
+        return index_code.budgeted_bits(modality, bits_per_point)
+    return float(params.index_bits)
 
 
 def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, block_bits: float) -> tuple[int, int, int]:
@@ -338,7 +340,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     if points > MAX_FIT_POINTS:
         raise UsageError(f"rec: {points:,} samples is more than one encode fits at once ({MAX_FIT_POINTS:,}); "
                          f"cut the {signal.modality} into parts (the paper codes 24-frame 128 x 128 video clips)")
-    pack = choose_pack(opts, signal.modality, budget_bits / points)
+    per_point = budget_bits / points
+    pack = choose_pack(opts, signal.modality, per_point)
     arch = pack.arch
     if arch.dims != 1 and signal.channels != arch.channels:
         raise UsageError(f"rec: the model pack codes {arch.channels}-channel {signal.modality}; this one has "
@@ -350,7 +353,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     enc_rows = level_rows(header, arch)
     guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1), index_coding(opts))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))
-    groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, bits_per_block(guess))
+    block_bits = bits_per_block(guess, signal.modality, per_point)
+    groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, block_bits)
     params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups, guess.index_coding)
 
     preset = EFFORT[opts.effort]
@@ -374,7 +378,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
             done += n
             for _ in range(finetune):
                 mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
-            progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * bits_per_block(params))
+            progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * block_bits)
         del eps
     params, payload = index_code.write(enc.index_stream(), params)
     recon = enc.reconstruction()

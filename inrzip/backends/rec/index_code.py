@@ -67,8 +67,26 @@ def bucket_of(indices: np.ndarray) -> np.ndarray:
     return np.searchsorted(_model()[0], indices, side="right") - 1
 
 
+# Mean cost of one range-coded index under TABLE_16 in fast-preset encodes of training data
+# (never the benchmarks' images or clips), by modality and bits per point (bpp; audio: bits per
+# sample), from benchmarks/rec_index_model.py (results/rec-index-model/table.json,
+# "index_bits_by_rate"). The encoder budgets blocks with it; the decoder never reads it.
+INDEX_BITS_BY_RATE = {
+    "audio": ((0.35625, 14.83), (0.66875, 14.897), (1.38125, 15.089)),
+    "image": ((0.1, 15.15), (0.3, 15.363), (1.0, 15.599)),
+}
+
+
+def budgeted_bits(modality: str, bits_per_point: float) -> float:
+    """What a range-coded index is expected to cost in an encode at this rate: the cost measured
+    on training encodes, interpolated in log rate and held flat past the ends (the cost rises with
+    the rate: more blocks spend their whole KL budget). Modalities never measured use the image's."""
+    rates, bits = zip(*INDEX_BITS_BY_RATE.get(modality, INDEX_BITS_BY_RATE["image"]))
+    return float(np.interp(np.log(max(bits_per_point, 1e-12)), np.log(rates), bits))
+
+
 def expected_bits() -> float:
-    """Mean coded bits of an index drawn from the table (what the encoder budgets per block)."""
+    """Mean coded bits of an index drawn from the table itself (its entropy plus the mean offset bits)."""
     bits = _model()[2]
     p = np.asarray(TABLE_16, dtype=np.float64)
     return float(np.sum(p / p.sum() * bits))
