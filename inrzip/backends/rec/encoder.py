@@ -3,7 +3,7 @@ coding (fixed-budget ordered random coding, as the reference code runs it).
 
 1. Pick the pack nearest the target rate; split the bit budget over the levels in the pack's
    proportions and turn it into a block count per level (each block costs `index_bits`, or, with
-   range-coded 16-bit indices, what an index cost at this rate in training encodes, 15.1-15.7 bits).
+   range-coded 16-bit indices, what an index cost at this rate in training encodes, 14.8-15.6 bits).
 2. Fit the posterior: per-patch MSE + beta_b * KL_b, with one beta per block pushed every 10
    steps so that each block's KL sits just under `index_bits` bits.
 3. Code level 3, then 2, then 1. Each round codes, in every row, the not-yet-coded block with

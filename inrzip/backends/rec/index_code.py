@@ -79,8 +79,8 @@ INDEX_BITS_BY_RATE = {
 
 def budgeted_bits(modality: str, bits_per_point: float) -> float:
     """What a range-coded index is expected to cost in an encode at this rate: the cost measured
-    on training encodes, interpolated in log rate and held flat past the ends (the cost rises with
-    the rate: more blocks spend their whole KL budget). Modalities never measured use the image's."""
+    on training encodes, interpolated in log rate and held flat past the ends (it rises with the
+    rate). Modalities never measured use the image's."""
     rates, bits = zip(*INDEX_BITS_BY_RATE.get(modality, INDEX_BITS_BY_RATE["image"]))
     return float(np.interp(np.log(max(bits_per_point, 1e-12)), np.log(rates), bits))
 
