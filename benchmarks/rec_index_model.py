@@ -31,6 +31,7 @@ from inrzip.media import read_signal
 from inrzip.signal import Signal
 
 TOTAL = 1 << 16      # the table's integer counts sum to this
+SHIPPED = np.asarray(index_code.TABLE_16)
 
 
 AUDIO_RATE = 16000    # audio targets are kbps at 16 kHz, as the audio packs are trained and benchmarked
@@ -89,10 +90,9 @@ def spec_list(folder: Path, specs: str | None) -> list[tuple[Path, float]]:
 def rate_curve(runs: dict[str, tuple[str, float, np.ndarray]]) -> dict[str, list[list[float]]]:
     """Mean cost per index under the shipped table, per modality and bits per point (each
     encode weighted equally): what the encoder budgets per block (index_code.INDEX_BITS_BY_RATE)."""
-    shipped = np.asarray(index_code.TABLE_16)
     by: dict[str, dict[float, list[float]]] = {}
     for modality, per_point, idx in runs.values():
-        by.setdefault(modality, {}).setdefault(round(per_point, 6), []).append(cost(idx, shipped))
+        by.setdefault(modality, {}).setdefault(round(per_point, 6), []).append(cost(idx, SHIPPED))
     return {m: [[r, round(float(np.mean(c)), 3)] for r, c in sorted(rates.items())] for m, rates in sorted(by.items())}
 
 
@@ -116,11 +116,10 @@ def main() -> None:
         rows.append({"encode": name, "indices": int(idx.size), "bits_in_sample": round(cost(idx, table), 3),
                      "bits_left_out": round(cost(idx, fit(rest)), 3), "bits_fixed": fmt.RANGED_INDEX_BITS})
     for name, (_, _, idx) in extra.items():
-        rows.append({"encode": name, "indices": int(idx.size), "bits_shipped_table": round(cost(idx, np.asarray(index_code.TABLE_16)), 3),
+        rows.append({"encode": name, "indices": int(idx.size), "bits_shipped_table": round(cost(idx, SHIPPED), 3),
                      "bits_fixed": fmt.RANGED_INDEX_BITS})
-    expected = float(np.sum(table / table.sum() * index_code.code_lengths(table)))
     result = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-              "table": table.tolist(), "expected_bits": round(expected, 4),
+              "table": table.tolist(), "expected_bits": round(index_code.expected_bits(table), 4),
               "index_bits_by_rate": rate_curve({**images, **extra}),
               "encodes": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

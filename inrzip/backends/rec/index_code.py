@@ -85,11 +85,10 @@ def budgeted_bits(modality: str, bits_per_point: float) -> float:
     return float(np.interp(np.log(max(bits_per_point, 1e-12)), np.log(rates), bits))
 
 
-def expected_bits() -> float:
-    """Mean coded bits of an index drawn from the table itself (its entropy plus the mean offset bits)."""
-    bits = _model()[2]
-    p = np.asarray(TABLE_16, dtype=np.float64)
-    return float(np.sum(p / p.sum() * bits))
+def expected_bits(counts: np.ndarray | tuple[int, ...] = TABLE_16) -> float:
+    """Mean coded bits of an index drawn from a table itself (its entropy plus the mean offset bits)."""
+    p = np.asarray(counts, dtype=np.float64)
+    return float(np.sum(p / p.sum() * code_lengths(p)))
 
 
 def encode_ranged(indices: np.ndarray) -> bytes:
