@@ -235,11 +235,11 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Model pack to write (.safetensors).")],
     rate: Annotated[str, typer.Option("--rate", "-b", help="Bit budget the pack is trained for: 0.3bpp (image; video: bits per voxel), 6kbps or 0.4bpp = bits per sample (audio).")] = "0.3bpp",
     modality: Annotated[str, typer.Option(help="image | audio | video.")] = "image",
-    sample_rate: Annotated[int, typer.Option(help="Audio: the sample rate that turns a kbps budget into bits per sample.")] = 16000,
+    sample_rate: Annotated[int, typer.Option(help="Audio: the sample rate the pack is for: it turns a kbps budget into bits per sample, and the training files are resampled to it (-O sample_rate=0 keeps each file's own).")] = 16000,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint file: saved every EM iteration, resumed from if it exists.")] = None,
     init: Annotated[Path | None, typer.Option("--init", help="Warm-start from this pack (A, upsampler, priors, beta); give a new -O seed=N to train on new crops.")] = None,
-    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations, e_steps, warmup, lr, lr_a, lr_std, posterior_std0, pixel_fraction, seed, beta0; arch.* for the network).")] = None,
+    opt: Annotated[list[str] | None, typer.Option("--opt", "-O", help="Training option key=value (crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations, e_steps, warmup, lr, lr_a, lr_std, posterior_std0, pixel_fraction, seed, beta0, sample_rate; arch.* for the network).")] = None,
     force: Force = False, quiet: Quiet = False, as_json: AsJson = False,
 ) -> None:
     """Learn a rec model pack: A, the positional-encoding upsampler and the hierarchical prior."""
@@ -263,7 +263,10 @@ def train(
                          + (" or kbps" if modality == "audio" else "") + " (e.g. 0.3bpp)")
     from .backends.rec import train as rec_train
 
-    options = rec_train.parse_train_options(_parse_options(opt or []), per_point, device, modality)
+    parsed = _parse_options(opt or [])
+    if modality == "audio":
+        parsed.setdefault("sample_rate", str(sample_rate))
+    options = rec_train.parse_train_options(parsed, per_point, device, modality)
     start = None
     if init is not None:
         from .backends.rec import pack as rec_pack

@@ -7,9 +7,10 @@ from helpers import small_audio, small_image
 from inrzip import api
 from inrzip.backends.rec import pack as packs
 from inrzip.backends.rec.arch import RecArch, signal_grid
-from inrzip.backends.rec.train import parse_train_options, train
+from inrzip.backends.rec.train import load_training_audio, parse_train_options, train
 from inrzip.cli import main
 from inrzip.errors import UsageError
+from inrzip.media.audio import resample
 
 TINY_AUDIO = {"arch.patch": "64", "arch.hidden": "16", "arch.fourier": "8", "arch.lpe_channels": "4",
               "arch.lpe_mid": "8", "arch.lpe_out": "8", "arch.group": "2",
@@ -109,7 +110,34 @@ def test_cli_train_audio_takes_kbps(tmp_path, capsys):
         args += ["-O", f"{key}={value}"]
     assert main(args) == 0
     assert packs.load(out).rate_bpp == pytest.approx(1.5)     # 12 kbps at 8 kHz = 1.5 bits per sample
+    assert packs.load(out).info["options"]["sample_rate"] == 8000   # trained on audio at the pack's rate
     capsys.readouterr()
     bad = [a for a in args if a != "--json"] + ["-O", "crop_rows=2", "--force"]
     assert main(bad) != 0
     assert "audio packs are mono 1-D" in capsys.readouterr().err
+
+
+def test_resample_keeps_pitch_and_duration():
+    rate, n = 8000, 4000
+    t = np.arange(n) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)[:, None]
+    assert resample(tone, rate, rate) is tone
+    up = resample(tone, rate, 16000)
+    assert up.dtype == np.float32 and up.shape[1] == 1 and abs(up.shape[0] - 2 * n) <= 2
+    spectrum = np.abs(np.fft.rfft(up[:, 0]))
+    assert np.fft.rfftfreq(up.shape[0], 1 / 16000)[spectrum.argmax()] == pytest.approx(440.0, abs=3.0)
+    inner = slice(200, 2 * n - 200)         # the resampler's filter settles at the ends
+    ideal = 0.5 * np.sin(2 * np.pi * 440.0 * np.arange(2 * n) / 16000)
+    assert np.abs(up[inner, 0] - ideal[inner]).max() < 0.01
+
+
+def test_training_audio_is_resampled_to_the_packs_rate(tmp_path):
+    sig = small_audio(3000, 2, 8000)
+    soundfile.write(tmp_path / "clip.wav", sig.data, sig.sample_rate, subtype="PCM_16")
+    tracks = load_training_audio(tmp_path, 5000, 16000)      # 3000 samples at 8 kHz are 6000 at 16 kHz
+    assert len(tracks) == 2 and all(abs(t.shape[0] - 6000) <= 2 for t in tracks)
+    assert [t.shape[0] for t in load_training_audio(tmp_path, 3000)] == [3000, 3000]    # 0: the file's rate
+    with pytest.raises(UsageError, match="no WAV/FLAC files of at least 5000"):
+        load_training_audio(tmp_path, 5000)
+    with pytest.raises(UsageError, match="sample_rate must be >= 0"):
+        parse_train_options({"sample_rate": "-1"}, 1.0, "cpu", "audio")

@@ -87,6 +87,28 @@ def encode_audio(signal: Signal, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def resample(track: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """(N, 1) float32 mono samples at `rate` -> (M, 1) at `to_rate`, by ffmpeg's resampler.
+
+    An audio pack learns patches of P samples: 800 samples are 50 ms of 16 kHz speech but 18 ms
+    of a 44.1 kHz track, so a pack for 16 kHz audio is trained on 16 kHz audio. Floats go through
+    ffmpeg (the binary imageio-ffmpeg ships) raw both ways, so no 16-bit rounding is added."""
+    if rate == to_rate:
+        return track
+    import subprocess
+
+    import imageio_ffmpeg
+
+    raw = np.ascontiguousarray(track[:, 0], dtype="<f4").tobytes()
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", "1",
+           "-i", "pipe:0", "-ar", str(to_rate), "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
+    done = subprocess.run(cmd, input=raw, capture_output=True, check=False)
+    if done.returncode != 0 or not done.stdout:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        raise InputError(f"cannot resample {rate} Hz audio to {to_rate} Hz ({reason[0] if reason else 'ffmpeg failed'})")
+    return np.frombuffer(done.stdout, dtype="<f4").astype(np.float32).reshape(-1, 1)
+
+
 def _check_wav_length(f: BinaryIO, name: str, size: int) -> None:
     """libsndfile quietly reads a cut-off WAV as a shorter one; compare the data chunk with the file."""
     pos = f.tell()

@@ -66,6 +66,9 @@ class TrainOptions:
     pixel_fraction: float = 0.25     # SIREN evaluated on this share of points per step (COMBINER: 0.25)
     beta0: float = 1e-6              # beta doubles at most per EM iteration until the KL meets the budget
     seed: int = 0
+    # audio: resample every training file to this rate first (0: each file's own rate, as packs
+    # made before 2026-12-02 were); `inrzip train` sets it to --sample-rate
+    sample_rate: int = 0
     device: str = "auto"
     arch: RecArch = field(default_factory=RecArch)
 
@@ -125,6 +128,8 @@ def parse_train_options(options: dict, rate_bpp: float, device: str, modality: s
            opts.e_steps) < 1:
         raise UsageError("train: crops, crop_rows, crop_cols, crop_frames, downscale, em_iterations and e_steps "
                          "must be >= 1")
+    if opts.sample_rate < 0:
+        raise UsageError("train: sample_rate must be >= 0 (0: each file's own rate)")
     if not 0 < opts.pixel_fraction <= 1 or min(opts.lr, opts.beta0, opts.posterior_std0) <= 0 \
             or min(opts.lr_std, opts.warmup) < 0:
         raise UsageError("train: need 0 < pixel_fraction <= 1, lr, beta0, posterior_std0 > 0, lr_std, warmup >= 0")
@@ -148,18 +153,21 @@ def load_training_images(folder: Path, min_side: int) -> list[np.ndarray]:
     return images
 
 
-def load_training_audio(folder: Path, min_samples: int) -> list[np.ndarray]:
-    """Every channel of every WAV/FLAC in the folder with at least `min_samples`, as (N, 1) float32."""
-    from ...media.audio import read_audio
+def load_training_audio(folder: Path, min_samples: int, sample_rate: int = 0) -> list[np.ndarray]:
+    """Every channel of every WAV/FLAC in the folder, resampled to `sample_rate` (0: each file's
+    own rate), that has at least `min_samples`, as (N, 1) float32."""
+    from ...media.audio import read_audio, resample
 
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".wav", ".flac"})
     tracks = []
     for p in paths:
         with open(p, "rb") as f:
             sig = read_audio(f, str(p), None, size=p.stat().st_size)
-        if sig.spatial_shape[0] >= min_samples:
-            unit = sig.to_unit()
-            tracks += [unit[:, c:c + 1] for c in range(sig.channels)]
+        unit = sig.to_unit()
+        for c in range(sig.channels):
+            track = resample(unit[:, c:c + 1], sig.sample_rate, sample_rate or sig.sample_rate)
+            if track.shape[0] >= min_samples:
+                tracks.append(track)
     if not tracks:
         raise UsageError(f"{folder}: no WAV/FLAC files of at least {min_samples} samples to train on")
     return tracks
@@ -223,7 +231,7 @@ def training_set(data: Path, opts: TrainOptions) -> np.ndarray:
         return random_clips(videos, opts.crops, shape, opts.seed)
     if arch.dims == 1:
         length = opts.crop_cols * arch.patch
-        return random_segments(load_training_audio(data, length), opts.crops, length, opts.seed)
+        return random_segments(load_training_audio(data, length, opts.sample_rate), opts.crops, length, opts.seed)
     height, width = opts.crop_rows * arch.patch, opts.crop_cols * arch.patch
     return random_crops(load_training_images(data, min(height, width)), opts.crops, height, width, opts.seed)
 
