@@ -368,8 +368,9 @@ def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, mo
 
 
 @pytest.mark.parametrize("modality, rates, picks", [
-    # 0.15 bpp is nearer 0.1 than 0.3 in log rate, 0.2 nearer 0.3, 0.6 nearer 1.0.
-    ("image", {0.1, 0.3, 1.0}, ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.5, 0.3), (0.6, 1.0), (2.0, 1.0))),
+    # Log midpoints: 0.173 bpp between 0.1 and 0.3, 0.387 between 0.3 and 0.5, 0.707 between 0.5 and 1.0.
+    ("image", {0.1, 0.3, 0.5, 1.0}, ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.37, 0.3), (0.4, 0.5),
+                                     (0.7, 0.5), (0.72, 1.0), (2.0, 1.0))),
     # Audio at 16 kHz (bits per sample = kbps / 16): up to 15.4 kbps, the log midpoint of 10.7
     # and 22.1, the 10.7 kbps pack codes; above it the 22.1 kbps one.
     ("audio", {0.669, 1.381}, tuple((kbps / 16, trained_for) for kbps, trained_for in
