@@ -368,15 +368,17 @@ def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, mo
 
 
 @pytest.mark.parametrize("modality, rates, picks", [
-    # Log midpoints: 0.173 bpp between 0.1 and 0.3, 0.387 between 0.3 and 0.5, 0.707 between 0.5 and 1.0.
-    ("image", {0.1, 0.3, 0.5, 1.0}, ((0.05, 0.1), (0.15, 0.1), (0.2, 0.3), (0.37, 0.3), (0.4, 0.5),
-                                     (0.7, 0.5), (0.72, 1.0), (2.0, 1.0))),
-    # Audio at 16 kHz (bits per sample = kbps / 16): up to 15.4 kbps, the log midpoint of 10.7
-    # and 22.1, the 10.7 kbps pack codes; above it the 22.1 kbps one.
+    # The lowest-rate pack at or above the target, a pack counting as "at" it up to 5% below;
+    # above the top pack, the top pack.
+    ("image", {0.1, 0.3, 0.5, 1.0}, ((0.05, 0.1), (0.1, 0.1), (0.105, 0.1), (0.106, 0.3), (0.15, 0.3),
+                                     (0.31, 0.3), (0.35, 0.5), (0.5, 0.5), (0.6, 1.0), (2.0, 1.0))),
+    # Audio at 16 kHz (bits per sample = kbps / 16): the 10.7 kbps pack up to 11.26 kbps, then
+    # the 22.1 kbps one.
     ("audio", {0.669, 1.381}, tuple((kbps / 16, trained_for) for kbps, trained_for in
-                                    ((3, 0.669), (5.7, 0.669), (15, 0.669), (16, 1.381), (22.1, 1.381), (64, 1.381)))),
+                                    ((3, 0.669), (5.7, 0.669), (10.7, 0.669), (11.2, 0.669), (11.4, 1.381),
+                                     (15, 1.381), (22.1, 1.381), (64, 1.381)))),
 ])
-def test_the_shipped_pack_nearest_the_rate_in_log_is_chosen(modality, rates, picks, tmp_path, monkeypatch):
+def test_the_lowest_shipped_pack_at_or_above_the_rate_is_chosen(modality, rates, picks, tmp_path, monkeypatch):
     monkeypatch.setenv("INRZIP_PACK_PATH", str(tmp_path))
     shipped = {round(rate, 3): packs.file_id(path) for rate, path in packs.shipped_rates(modality)}
     assert set(shipped) == rates
