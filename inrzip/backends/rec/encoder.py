@@ -1,7 +1,7 @@
 """rec encoder: fit the three-level posterior, then code it block by block with relative entropy
 coding (fixed-budget ordered random coding, as the reference code runs it).
 
-1. Pick the pack nearest the target rate; split the bit budget over the levels in the pack's
+1. Pick the lowest-rate pack at or above the target rate; split the bit budget over the levels in the pack's
    proportions and turn it into a block count per level (each block costs `index_bits`, or, with
    range-coded 16-bit indices, what an index cost at this rate in training encodes, 14.8-15.6 bits).
 2. Fit the posterior: per-patch MSE + beta_b * KL_b, with one beta per block pushed every 10
@@ -90,7 +90,7 @@ class RecOptions:
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
-    pack: str = ""            # path to a pack; default: the installed pack nearest the rate
+    pack: str = ""            # path to a pack; default: the installed pack at or just above the rate
     device: str = "auto"
 
     def validate(self) -> None:
