@@ -370,9 +370,10 @@ def test_retired_packs_decode_but_are_never_chosen(coded, pack_dir, tmp_path, mo
 @pytest.mark.parametrize("modality, rates, picks", [
     # The lowest-rate pack at or above the target, a pack counting as "at" it up to 5% below;
     # above the top pack, the top pack.
-    ("image", {0.07, 0.1, 0.3, 0.5, 1.0}, ((0.03, 0.07), (0.07, 0.07), (0.0736, 0.07), (0.074, 0.1),
-                                           (0.1, 0.1), (0.105, 0.1), (0.106, 0.3), (0.15, 0.3), (0.31, 0.3),
-                                           (0.35, 0.5), (0.5, 0.5), (0.6, 1.0), (2.0, 1.0))),
+    ("image", {0.07, 0.1, 0.2, 0.3, 0.5, 1.0}, ((0.03, 0.07), (0.07, 0.07), (0.0736, 0.07), (0.074, 0.1),
+                                                (0.1, 0.1), (0.105, 0.1), (0.106, 0.2), (0.15, 0.2), (0.21, 0.2),
+                                                (0.211, 0.3), (0.31, 0.3), (0.35, 0.5), (0.5, 0.5), (0.6, 1.0),
+                                                (2.0, 1.0))),
     # Audio at 16 kHz (bits per sample = kbps / 16): the 10.7 kbps pack up to 11.26 kbps, then
     # the 22.1 kbps one.
     ("audio", {0.669, 1.381}, tuple((kbps / 16, trained_for) for kbps, trained_for in
