@@ -301,7 +301,7 @@ def device_string(threads: int | None = None) -> str:
 def command_string(argv: Sequence[str] | None = None) -> str:
     """The shell command that ran this script: ``python`` + ``sys.argv`` (shell-quoted), after the
     variables that change timings when they are set (the thread count, which also changes torch
-    results by rounding, and the allocator opt-out of inrzip/fit/device.py)."""
+    results by rounding, and the allocator opt-out of inrzip/allocator.py)."""
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "INRZIP_MALLOC_TUNING") if k in os.environ)
     return (env + " " if env else "") + "python " + shlex.join(list(sys.argv if argv is None else argv))
 

@@ -1,6 +1,6 @@
-"""Device choice and the host allocator settings a CPU fit applies (inrzip/fit/device.py).
+"""Device choice, and the glibc allocator settings a CPU fit applies (inrzip/allocator.py).
 
-The allocator state is per process, so each check runs in a fresh interpreter.
+The allocator state is per process, so those checks run in a fresh interpreter.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux") or platform
 
 
 def fresh(code: str, **env: str) -> str:
-    out = subprocess.run([sys.executable, "-c", "from inrzip.fit import device\n" + code],
+    out = subprocess.run([sys.executable, "-c", "from inrzip import allocator\nfrom inrzip.fit import device\n" + code],
                          env={**os.environ, **env}, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -27,12 +27,18 @@ def fresh(code: str, **env: str) -> str:
 @glibc_only
 def test_a_cpu_device_tunes_the_allocator_once():
     # True only if glibc took every setting
-    assert fresh("print(device._tuned); device.resolve('cpu'); print(device._tuned, device.tune_host_allocator())",
+    assert fresh("print(allocator._tuned); device.resolve('cpu'); print(allocator._tuned, allocator.tune())",
                  INRZIP_MALLOC_TUNING="1").split() == ["None", "True", "True"]
 
 
 def test_the_opt_out_variable_leaves_the_allocator_alone():
-    assert fresh("device.resolve('cpu'); print(device._tuned)", INRZIP_MALLOC_TUNING="0") == "False"
+    assert fresh("device.resolve('cpu'); print(allocator._tuned)", INRZIP_MALLOC_TUNING="0") == "False"
+
+
+def test_the_allocator_module_needs_no_torch():
+    out = subprocess.run([sys.executable, "-c", "import sys; from inrzip import allocator; allocator.tune(); "
+                          "print('torch' in sys.modules)"], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_unknown_and_absent_devices_are_usage_errors(monkeypatch):

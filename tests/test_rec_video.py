@@ -136,7 +136,8 @@ def test_cli_encodes_decodes_and_crops_a_video_file(video_packs, tmp_path, capsy
     coded = tmp_path / "clip.inrz"
     monkeypatch.setenv("INRZIP_PACK_PATH", "")        # the pack is named by path only: the encode verifies with it
     assert main(["encode", str(src), "--backend", "rec", "-b", "1bpp", "-o", str(coded), "-q", "-O", f"pack={pack}",
-                 "-O", "effort=fast", "-O", "steps=5", "-O", "index_bits=8", "--device", "cpu"]) == 0
+                 "-O", "effort=fast", "-O", "steps=5", "-O", "finetune=10", "-O", "index_bits=8",
+                 "--device", "cpu"]) == 0
     assert abs(coded.stat().st_size * 8 / (8 * 32 * 32) - 1) <= 0.05
     capsys.readouterr()
     assert main(["info", str(coded), "--json"]) == 0

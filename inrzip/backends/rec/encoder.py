@@ -68,11 +68,13 @@ class EffortPreset:
 # is worth more than fitting longer: on Kodak crops at 0.3 bpp, 10 fine-tune steps over up to 48
 # rounds instead of 3 over 24 gain 0.7-1.2 dB; 300 more fitting steps on top add 0.1 dB. On
 # full-size kodim12 at 0.3 bpp, 2 threads of a free 2-core Xeon: 10 / 20 / 30 fine-tune steps per
-# round give 31.38 / 31.77 / 31.99 dB in 161 / 268 / 381 s; the old normal (1 500 fit steps,
-# 5 x 96 rounds) 31.78 dB in 329 s (benchmarks/README.md, "rec fast and normal presets").
+# round gave 31.38 / 31.77 / 31.99 dB in 161 / 268 / 381 s (2026-12-01); since the CPU allocator
+# settings (fit/device.py) made each step ~1.3x cheaper, 20 / 30 / 40 steps with range-coded
+# indices give 31.90 / 32.12 / 32.24 dB in 250 / 379 / 485 s on the same kind of CPU (2026-12-07),
+# so both presets moved up ten steps (benchmarks/README.md, "rec on the CPU: allocator settings").
 EFFORT = {
-    "fast": EffortPreset(300, 20, 1.2, 0.25, 48),
-    "normal": EffortPreset(300, 30, 1.2, 0.25, 48),
+    "fast": EffortPreset(300, 30, 1.2, 0.25, 48),
+    "normal": EffortPreset(300, 40, 1.2, 0.25, 48),
     "max": EffortPreset(30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU)
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)

@@ -1,0 +1,110 @@
+"""Time of one CPU fitting step with glibc's allocator defaults and with inrzip's settings
+(inrzip/allocator.py, applied when a fit picks the CPU; INRZIP_MALLOC_TUNING=0 turns them off).
+The setting is per process, so every measurement runs in a fresh process, the two alternating.
+
+    python benchmarks/cpu_allocator.py --kodak ../shared/data/kodak --train ../shared/data/train-images
+
+- encode: `rec` encoder fitting steps on a full-size Kodak image at 0.3 bpp (96 patches; the step
+  the fast preset repeats ~3 000 times), milliseconds per step;
+- train: `inrzip train` with one EM iteration of `--steps` E-steps and no warm-up on the training
+  images (12 crops of 4 x 8 patches, the default recipe), seconds per step of the whole command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+
+def encode_worker(image: str, steps: int) -> float:
+    """Milliseconds per encoder fitting step (after 5 warm-up steps)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from inrzip import container
+    from inrzip.backends.rec import encoder
+    from inrzip.backends.rec.decoder import level_rows
+    from inrzip.signal import Signal
+
+    arr = np.asarray(Image.open(image).convert("RGB"))
+    signal = Signal(arr, "image", 8)
+    opts = encoder.parse_options({"effort": "fast", "device": "cpu"})
+    budget = 0.3 * arr.shape[0] * arr.shape[1]
+    pack = encoder.choose_pack(opts, "image", 0.3)
+    header = container.Header("rec", "image", signal.spatial_shape, 3, 8)
+    groups = encoder.block_counts(pack, level_rows(header, pack.arch), budget, 15.36)
+    torch.manual_seed(0)
+    enc = encoder.RecEncoder(signal, pack, groups, opts, encoder.resolve("cpu"))
+    preset = encoder.EFFORT["fast"]
+    for _ in range(5):
+        enc.step(preset.beta_factor, preset.pixel_fraction)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        enc.step(preset.beta_factor, preset.pixel_fraction)
+    return (time.perf_counter() - t0) / steps * 1e3
+
+
+def train_seconds(data: str, steps: int, env: dict) -> float:
+    """Seconds per E-step of a whole one-iteration `inrzip train` run."""
+    inrzip = Path(sys.executable).with_name("inrzip")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([str(inrzip), "train", "--data", data, "-b", "0.3bpp", "--device", "cpu", "-o",
+                        str(Path(tmp) / "p.safetensors"), "-q", "-O", "em_iterations=1", "-O", "warmup=0",
+                        "-O", f"e_steps={steps}"], check=True, env=env)
+        return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kodak", required=True, help="folder with kodim12.png")
+    ap.add_argument("--train", required=True, help="training images (../shared/data/train-images)")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(encode_worker(args.worker, args.steps)))
+        return
+    image = Path(args.kodak) / "kodim12.png"
+    if not image.is_file() or not Path(args.train).is_dir():
+        sys.exit(f"skip: {image} or {args.train} not found (they live in ../shared/data)")
+    rows = []
+    for repeat in range(args.repeats):
+        for tuned in ("0", "1"):
+            env = {**os.environ, "INRZIP_MALLOC_TUNING": tuned}
+            out = subprocess.run([sys.executable, __file__, "--kodak", args.kodak, "--train", args.train,
+                                  "--steps", str(args.steps), "--worker", str(image)],
+                                 env=env, check=True, capture_output=True, text=True).stdout
+            rows.append({"what": "encode step ms (kodim12, 0.3 bpp, 96 patches)", "tuned": tuned == "1",
+                         "repeat": repeat, "value": round(json.loads(out.strip().splitlines()[-1]), 2)})
+            rows.append({"what": "train s per E-step (12 crops x 32 patches)", "tuned": tuned == "1",
+                         "repeat": repeat, "value": round(train_seconds(args.train, args.steps, env), 4)})
+            print(rows[-2], rows[-1], flush=True)
+    summary = {}
+    for what in dict.fromkeys(r["what"] for r in rows):
+        mean = {t: sum(r["value"] for r in rows if r["what"] == what and r["tuned"] == t) / args.repeats
+                for t in (False, True)}
+        summary[what] = {"glibc_default": round(mean[False], 4), "inrzip_settings": round(mean[True], 4),
+                         "speedup": round(mean[False] / mean[True], 3)}
+    out = common.RESULTS_ROOT / "cpu-allocator" / "steps.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+    out.write_text(json.dumps({"command": common.command_string(), "date": time.strftime("%Y-%m-%d"),
+                               "device": common.device_string(torch.get_num_threads()),
+                               "summary": summary, "rows": rows}, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
