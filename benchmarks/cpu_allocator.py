@@ -27,23 +27,14 @@ import common
 def encode_worker(image: str, steps: int) -> float:
     """Milliseconds per encoder fitting step (after 5 warm-up steps)."""
     import numpy as np
-    import torch
     from PIL import Image
 
-    from inrzip import container
     from inrzip.backends.rec import encoder
-    from inrzip.backends.rec.decoder import level_rows
     from inrzip.signal import Signal
 
     arr = np.asarray(Image.open(image).convert("RGB"))
-    signal = Signal(arr, "image", 8)
     opts = encoder.parse_options({"effort": "fast", "device": "cpu"})
-    budget = 0.3 * arr.shape[0] * arr.shape[1]
-    pack = encoder.choose_pack(opts, "image", 0.3)
-    header = container.Header("rec", "image", signal.spatial_shape, 3, 8)
-    groups = encoder.block_counts(pack, level_rows(header, pack.arch), budget, 15.36)
-    torch.manual_seed(0)
-    enc = encoder.RecEncoder(signal, pack, groups, opts, encoder.resolve("cpu"))
+    enc = encoder.prepare(Signal(arr, "image", 8), 0.3 * arr.shape[0] * arr.shape[1], opts).enc
     preset = encoder.EFFORT["fast"]
     for _ in range(5):
         enc.step(preset.beta_factor, preset.pixel_fraction)

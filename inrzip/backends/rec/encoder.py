@@ -69,7 +69,7 @@ class EffortPreset:
 # rounds instead of 3 over 24 gain 0.7-1.2 dB; 300 more fitting steps on top add 0.1 dB. On
 # full-size kodim12 at 0.3 bpp, 2 threads of a free 2-core Xeon: 10 / 20 / 30 fine-tune steps per
 # round gave 31.38 / 31.77 / 31.99 dB in 161 / 268 / 381 s (2026-12-01); since the CPU allocator
-# settings (fit/device.py) made each step ~1.3x cheaper, 20 / 30 / 40 steps with range-coded
+# settings (inrzip/allocator.py) made each step ~1.3x cheaper, 20 / 30 / 40 steps with range-coded
 # indices give 31.90 / 32.12 / 32.24 dB in 250 / 379 / 485 s on the same kind of CPU (2026-12-07),
 # so both presets moved up ten steps (benchmarks/README.md, "rec on the CPU: allocator settings").
 EFFORT = {
@@ -347,8 +347,18 @@ class RecEncoder:
 
 
 
-def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
-    opts = parse_options(options)
+@dataclass
+class Prepared:
+    """An encode set up and not yet fitted: what `encode` runs, and what benchmarks time steps of."""
+
+    enc: RecEncoder
+    header: container.Header
+    params: fmt.RecParams
+    block_bits: float
+
+
+def prepare(signal: Signal, budget_bits: float | None, opts: RecOptions) -> Prepared:
+    """Check the signal, choose the pack, split the budget into blocks, build the encoder state."""
     if budget_bits is None:
         raise UsageError("rec: give a rate with -b (e.g. -b 0.3bpp, or -b 6kbps for audio)")
     points = signal.num_points * (signal.channels if signal.modality == "audio" else 1)
@@ -371,11 +381,18 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     block_bits = bits_per_block(guess, signal.modality, per_point)
     groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, block_bits)
     params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups, guess.index_coding)
+    return Prepared(RecEncoder(signal, pack, groups, opts, dev), header, params, block_bits)
+
+
+def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
+    opts = parse_options(options)
+    ready = prepare(signal, budget_bits, opts)
+    enc, header, params, block_bits = ready.enc, ready.header, ready.params, ready.block_bits
+    pack, groups = enc.pack, params.groups
 
     preset = EFFORT[opts.effort]
     steps = opts.steps or preset.fit_steps
     finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
-    enc = RecEncoder(signal, pack, groups, opts, dev)
     enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
     mse = kl = 0.0
     for i in range(steps):
