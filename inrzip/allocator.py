@@ -1,6 +1,7 @@
 """Process-wide glibc allocator settings for loops that allocate and free large arrays.
 
-No torch here: encoders apply it when they fit on the CPU (fit/device.py).
+No torch here: encoders apply it when they fit on the CPU (fit/device.py), and the numpy
+decoders before they decode (api.py).
 """
 from __future__ import annotations
 

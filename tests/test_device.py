@@ -1,4 +1,4 @@
-"""Device choice, and the glibc allocator settings a CPU fit applies (inrzip/allocator.py).
+"""Device choice, and the glibc allocator settings a CPU fit and a decode apply (inrzip/allocator.py).
 
 The allocator state is per process, so those checks run in a fresh interpreter.
 """
@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,14 @@ def test_a_cpu_device_tunes_the_allocator_once():
     # True only if glibc took every setting
     assert fresh("print(allocator._tuned); device.resolve('cpu'); print(allocator._tuned, allocator.tune())",
                  INRZIP_MALLOC_TUNING="1").split() == ["None", "True", "True"]
+
+
+@glibc_only
+def test_decoding_tunes_the_allocator_unless_opted_out():
+    vector = Path(__file__).resolve().parents[1] / "formats" / "vectors" / "lossless-image-rgb8.inrz"
+    code = f"from inrzip import api\nprint(allocator._tuned); api.decode({str(vector)!r}); print(allocator._tuned)"
+    assert fresh(code, INRZIP_MALLOC_TUNING="1").split() == ["None", "True"]
+    assert fresh(code, INRZIP_MALLOC_TUNING="0").split() == ["None", "False"]
 
 
 def test_the_opt_out_variable_leaves_the_allocator_alone():

@@ -15,7 +15,7 @@ from inrzip.backends.rec import blocks
 from inrzip.backends.rec import format as fmt
 from inrzip.backends.rec import pack as packs
 from inrzip.backends.rec.arch import RecArch
-from inrzip.backends.rec.encoder import RecOptions, choose_pack
+from inrzip.backends.rec.encoder import EFFORT, RecOptions, choose_pack, finetune_lr, parse_options
 from inrzip.backends.rec.train import TrainOptions, parse_train_options, train
 from inrzip.cli import main
 from inrzip.errors import FormatError, UsageError
@@ -92,6 +92,24 @@ def test_encode_is_deterministic_on_cpu(coded, packs_on_path):
     sig, rep = coded
     again = api.encode(sig, None, rate="1.5bpp", backend="rec", options=FAST)
     assert again.data == rep.data
+
+
+def test_the_fine_tune_step_falls_geometrically_to_lr_end():
+    assert finetune_lr(1e-3, 1e-4, 0.0) == pytest.approx(1e-3)
+    assert finetune_lr(1e-3, 1e-4, 0.5) == pytest.approx(1e-3 * 0.1 ** 0.5)
+    assert finetune_lr(1e-3, 1e-4, 1.0) == pytest.approx(1e-4)
+    assert finetune_lr(1e-3, 0.0, 0.7) == 1e-3          # 0: no decay
+    assert EFFORT["fast"].lr_end == EFFORT["normal"].lr_end == 1e-4 and EFFORT["max"].lr_end == 0
+    assert parse_options({"lr_end": "0"}).lr_end == 0 and parse_options({}).lr_end == -1
+    with pytest.raises(UsageError, match="lr_end"):
+        parse_options({"lr_end": "-0.5"})
+
+
+def test_lr_end_reaches_the_fine_tuning(packs_on_path):
+    sig = small_image(32, 64)
+    coded = {end: api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5, "lr_end": end}).data
+             for end in ("0", "1e-9")}
+    assert coded["0"] != coded["1e-9"]
 
 
 def test_range_coded_16_bit_indices_round_trip_and_meet_the_rate(packs_on_path):

@@ -55,13 +55,14 @@ MAX_FIT_POINTS = 1 << 24
 
 @dataclass(frozen=True)
 class EffortPreset:
-    """What an `effort` name sets; `steps`, `finetune` and `rounds` options override it."""
+    """What an `effort` name sets; `steps`, `finetune`, `rounds` and `lr_end` options override it."""
 
     fit_steps: int          # Adam steps on the whole posterior before coding starts
     finetune_steps: int     # steps between coding rounds (repair what each coded sample costs)
     beta_factor: float      # how hard each block's beta is pushed towards index_bits
     pixel_fraction: float   # share of points the SIREN evaluates per step
     max_rounds: int         # most coding rounds per level (0: one block per row per round)
+    lr_end: float = 0.0     # Adam step once every block is coded (0: no decay from `lr`)
 
 
 # The fine-tuning between coding rounds, which repairs what each coded block's sample costs,
@@ -72,9 +73,12 @@ class EffortPreset:
 # settings (inrzip/allocator.py) made each step ~1.3x cheaper, 20 / 30 / 40 steps with range-coded
 # indices give 31.90 / 32.12 / 32.24 dB in 250 / 379 / 485 s on the same kind of CPU (2026-12-07),
 # so both presets moved up ten steps (benchmarks/README.md, "rec on the CPU: allocator settings").
+# Letting Adam's step fall from 1e-3 to 1e-4 as the blocks get coded gains 0.05-0.23 dB per Kodak
+# crop at 0.1, 0.3 and 1.0 bpp (fast; a constant 5e-4 or 2e-3 does not; benchmarks/README.md,
+# "rec: a falling step size").
 EFFORT = {
-    "fast": EffortPreset(300, 30, 1.2, 0.25, 48),
-    "normal": EffortPreset(300, 40, 1.2, 0.25, 48),
+    "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4),
+    "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4),
     "max": EffortPreset(30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU)
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
@@ -89,6 +93,7 @@ class RecOptions:
     finetune: int = -1        # fine-tune steps per coding round; -1: from effort
     rounds: int = -1          # most coding rounds per level (0: one block per row per round); -1: effort
     lr: float = 1e-3          # reference: 2e-4 over 30k steps
+    lr_end: float = -1.0      # step once every block is coded, geometric in the coded share; 0: none; -1: effort
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
@@ -104,8 +109,8 @@ class RecOptions:
             raise UsageError("rec: index_coding must be auto, range or fixed")
         if self.index_coding == "range" and self.index_bits != fmt.RANGED_INDEX_BITS:
             raise UsageError(f"rec: index_coding=range needs index_bits={fmt.RANGED_INDEX_BITS}")
-        if self.steps < 0 or self.lr <= 0:
-            raise UsageError("rec: steps must be >= 0 and lr > 0")
+        if self.steps < 0 or self.lr <= 0 or not (self.lr_end >= 0 or self.lr_end == -1):
+            raise UsageError("rec: steps must be >= 0, lr > 0 and lr_end >= 0 (0: no decay)")
 
 
 def parse_options(options: dict) -> RecOptions:
@@ -384,6 +389,13 @@ def prepare(signal: Signal, budget_bits: float | None, opts: RecOptions) -> Prep
     return Prepared(RecEncoder(signal, pack, groups, opts, dev), header, params, block_bits)
 
 
+def finetune_lr(lr: float, lr_end: float, coded_share: float) -> float:
+    """Adam step for the fine-tuning after a share of the blocks is coded: geometric from `lr` to
+    `lr_end` (0: stays at `lr`), so the last free variables settle instead of jittering around
+    what the coded ones left them."""
+    return lr * (lr_end / lr) ** coded_share if lr_end > 0 else lr
+
+
 def encode(signal: Signal, budget_bits: float | None, options: dict, progress: Progress = silent) -> EncodeResult:
     opts = parse_options(options)
     ready = prepare(signal, budget_bits, opts)
@@ -394,6 +406,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     steps = opts.steps or preset.fit_steps
     finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
     enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
+    lr_end = preset.lr_end if opts.lr_end < 0 else opts.lr_end
     mse = kl = 0.0
     for i in range(steps):
         mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction)
@@ -408,6 +421,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
             if not n:
                 break
             done += n
+            for group in enc.optimizer.param_groups:
+                group["lr"] = finetune_lr(opts.lr, lr_end, done / total_blocks)
             for _ in range(finetune):
                 mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * block_bits)
@@ -419,7 +434,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     psnr = 10 * math.log10(1.0 / max(float(np.mean(err ** 2)), 1e-12))
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
-             "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune,
+             "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune, "lr_end": lr_end,
              "index_coding": fmt.INDEX_CODING_NAMES[params.index_coding],
              "index_bits_mean": round(8 * len(payload) / total_blocks, 3),
              "finetune_steps": enc.step_count - steps,
