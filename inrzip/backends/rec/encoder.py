@@ -406,7 +406,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     steps = opts.steps or preset.fit_steps
     finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
     enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
-    lr_end = preset.lr_end if opts.lr_end < 0 else opts.lr_end
+    lr_end = min(preset.lr_end, opts.lr) if opts.lr_end < 0 else opts.lr_end   # a preset never raises the step
     mse = kl = 0.0
     for i in range(steps):
         mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction)
