@@ -124,9 +124,8 @@ def main() -> None:
                          "speedup": round(mean[False] / mean[True], 3)}
     out = common.RESULTS_ROOT / "cpu-allocator" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    import torch
     out.write_text(json.dumps({"command": common.command_string(), "date": time.strftime("%Y-%m-%d"),
-                               "device": common.device_string(torch.get_num_threads()),
+                               "device": common.device_string(),   # $OMP_NUM_THREADS, else the usable CPUs
                                "summary": summary, "rows": rows}, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
     print("wrote", out)
