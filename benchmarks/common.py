@@ -265,7 +265,8 @@ def rec_round_trip(signal: Any, rate: str, options: dict) -> tuple[int, np.ndarr
         return path.stat().st_size, out, rep.encode_s, time.perf_counter() - t0, rep.stats
 
 
-REC_ROW_STATS = ("pack", "rate_met", "blocks", "blocks_per_level", "index_coding", "index_bits_mean", "finetune", "lr_end")
+REC_ROW_STATS = ("pack", "rate_met", "blocks", "blocks_per_level", "index_coding", "index_bits_mean", "finetune", "lr_end",
+                 "finetune_tilt")
 
 
 def rec_row_stats(stats: dict) -> dict:

@@ -1,4 +1,5 @@
 """rec backend: a tiny pack trained here (no GPU, no shipped pack), round trips, rate, crops, errors."""
+import math
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from inrzip.backends.rec import blocks
 from inrzip.backends.rec import format as fmt
 from inrzip.backends.rec import pack as packs
 from inrzip.backends.rec.arch import RecArch
-from inrzip.backends.rec.encoder import EFFORT, RecOptions, choose_pack, finetune_lr, parse_options
+from inrzip.backends.rec.encoder import EFFORT, RecOptions, choose_pack, finetune_lr, finetune_schedule, parse_options
 from inrzip.backends.rec.train import TrainOptions, parse_train_options, train
 from inrzip.cli import main
 from inrzip.errors import FormatError, UsageError
@@ -110,6 +111,18 @@ def test_lr_end_reaches_the_fine_tuning(packs_on_path):
     coded = {end: api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5, "lr_end": end}).data
              for end in ("0", "1e-9")}
     assert coded["0"] != coded["1e-9"]
+
+
+def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_rounds():
+    rounds = [1, 1, 2, 4, 12, 12, 12, 4]             # blocks coded per round: 8 rounds, 48 blocks
+    even, by_blocks, towards_small = (finetune_schedule(30, t, rounds) for t in (0.0, 1.0, -0.5))
+    assert even == [30] * 8
+    assert sum(by_blocks) == sum(towards_small) == 240
+    assert by_blocks[0] == 5 and by_blocks[4] == 60
+    assert towards_small[0] > 30 > towards_small[4] and abs(towards_small[0] - towards_small[1]) <= 1   # rounding carries
+    assert parse_options({"finetune_tilt": "-0.5"}).finetune_tilt == -0.5 and math.isnan(parse_options({}).finetune_tilt)
+    with pytest.raises(UsageError, match="finetune_tilt"):
+        parse_options({"finetune_tilt": "3"})
 
 
 def test_range_coded_16_bit_indices_round_trip_and_meet_the_rate(packs_on_path):
