@@ -123,6 +123,23 @@ def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_
     assert parse_options({"finetune_tilt": "-0.5"}).finetune_tilt == -0.5 and math.isnan(parse_options({}).finetune_tilt)
     with pytest.raises(UsageError, match="finetune_tilt"):
         parse_options({"finetune_tilt": "3"})
+    floored = finetune_schedule(30, 0.0, rounds, floor=400)
+    assert sum(floored) == 400 and max(floored) - min(floored) <= 1     # the floor, spread evenly
+    assert finetune_schedule(30, 0.0, rounds, floor=100) == even          # below the per-round total: no effect
+    assert EFFORT["fast"].finetune_floor == 3600 and EFFORT["max"].finetune_floor == 0
+    with pytest.raises(UsageError, match="finetune_floor"):
+        parse_options({"finetune_floor": "-2"})
+
+
+def test_finetune_floor_sets_the_fine_tune_steps_in_all(packs_on_path):
+    """A hand-set `finetune` takes no preset floor; an explicit floor above it sets the total."""
+    sig = small_image(32, 64)
+    plain = api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5})
+    rounds = plain.stats["finetune_steps"] // FAST["finetune"]
+    assert plain.stats["finetune_floor"] == 0 and plain.stats["finetune_steps"] == FAST["finetune"] * rounds
+    floor = FAST["finetune"] * rounds + 37
+    floored = api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5, "finetune_floor": floor})
+    assert floored.stats["finetune_steps"] == floor and floored.data != plain.data
 
 
 def test_range_coded_16_bit_indices_round_trip_and_meet_the_rate(packs_on_path):

@@ -64,6 +64,7 @@ class EffortPreset:
     max_rounds: int         # most coding rounds per level (0: one block per row per round)
     lr_end: float = 0.0     # Adam step once every block is coded (0: no decay from `lr`)
     finetune_tilt: float = 0.0  # fine-tune steps per round weighted by (blocks coded) ** tilt; 0: even
+    finetune_floor: int = 0     # fine-tune steps in all at least this (low rates code fewer rounds)
 
 
 # The fine-tuning between coding rounds, which repairs what each coded block's sample costs,
@@ -80,8 +81,8 @@ class EffortPreset:
 # codes 60-120x fewer blocks than one of the patch level on a Kodak image, beat spreading them by blocks
 # coded (-0.5 dB on a crop at 1.0 bpp) and favouring the few-block rounds (-0.15 dB): `finetune_tilt`.
 EFFORT = {
-    "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4),
-    "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4),
+    "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, finetune_floor=3600),
+    "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4, finetune_floor=4800),
     "max": EffortPreset(30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU)
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
@@ -98,6 +99,7 @@ class RecOptions:
     lr: float = 1e-3          # reference: 2e-4 over 30k steps
     lr_end: float = -1.0      # step once every block is coded, geometric in the coded share; 0: none; -1: effort
     finetune_tilt: float = math.nan  # fine-tune steps per round ~ (blocks it codes) ** tilt; nan: from effort
+    finetune_floor: int = -1  # fine-tune steps in all at least this; 0: none; -1: effort (none with `finetune`)
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
@@ -115,6 +117,8 @@ class RecOptions:
             raise UsageError(f"rec: index_coding=range needs index_bits={fmt.RANGED_INDEX_BITS}")
         if self.steps < 0 or self.lr <= 0 or not (self.lr_end >= 0 or self.lr_end == -1):
             raise UsageError("rec: steps must be >= 0, lr > 0 and lr_end >= 0 (0: no decay)")
+        if self.finetune_floor < -1:
+            raise UsageError("rec: finetune_floor must be >= 0 (0: none)")
         if not (math.isnan(self.finetune_tilt) or -2 <= self.finetune_tilt <= 2):
             raise UsageError("rec: finetune_tilt must be between -2 and 2")
 
@@ -412,14 +416,16 @@ def finetune_lr(lr: float, lr_end: float, coded_share: float) -> float:
     return lr * (lr_end / lr) ** coded_share if lr_end > 0 else lr
 
 
-def finetune_schedule(per_round: int, tilt: float, round_blocks: list[int]) -> list[int]:
-    """Fine-tune steps after each coding round: `per_round` times the rounds in all, each round's
-    share weighted by (blocks it codes / mean) ** tilt. Tilt 0 gives every round the same steps
-    (the reference); 1 spreads them by blocks coded; below 0 favours the few-block rounds of the
-    image and group levels, whose samples every patch depends on."""
+def finetune_schedule(per_round: int, tilt: float, round_blocks: list[int], floor: int = 0) -> list[int]:
+    """Fine-tune steps after each coding round: `per_round` times the rounds, or `floor` if more, in
+    all, each round's share weighted by (blocks it codes / mean) ** tilt. Tilt 0 gives every round
+    the same steps (the reference); 1 spreads them by blocks coded; below 0 favours the few-block
+    rounds of the image and group levels, whose samples every patch depends on. The floor gives
+    low rates, which code fewer rounds and so finish sooner, the steps a high rate gets."""
     mean = sum(round_blocks) / len(round_blocks)
     weights = np.array([(n / mean) ** tilt for n in round_blocks])
-    marks = np.round(np.cumsum(weights) * (per_round * len(round_blocks) / weights.sum())).astype(int)
+    total = max(per_round * len(round_blocks), floor)
+    marks = np.round(np.cumsum(weights) * (total / weights.sum())).astype(int)
     return np.diff(marks, prepend=0).tolist()
 
 
@@ -442,7 +448,11 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
     order = (LEVEL_IMAGE, LEVEL_GROUP, LEVEL_PATCH)
     round_blocks = [n for lv in order for n in enc.round_blocks(lv)]
-    schedule = finetune_schedule(finetune, tilt, round_blocks)
+    if opts.finetune_floor >= 0:
+        floor = opts.finetune_floor
+    else:   # a hand-set `finetune` means what it says: no floor unless one is asked for too
+        floor = preset.finetune_floor if opts.finetune < 0 else 0
+    schedule = finetune_schedule(finetune, tilt, round_blocks, floor)
     done = rounds = 0
     gumbel = enc.gumbel()
     for level in order:
@@ -468,7 +478,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
              "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune, "lr_end": lr_end,
-             "finetune_tilt": tilt,
+             "finetune_tilt": tilt, "finetune_floor": floor,
              "index_coding": fmt.INDEX_CODING_NAMES[params.index_coding],
              "index_bits_mean": round(8 * len(payload) / total_blocks, 3),
              "finetune_steps": enc.step_count - steps,
