@@ -78,7 +78,7 @@ class EffortPreset:
 # Letting Adam's step fall from 1e-3 to 1e-4 as the blocks get coded gains 0.05-0.23 dB per Kodak
 # crop at 0.1, 0.3 and 1.0 bpp (fast; a constant 5e-4 or 2e-3 does not; benchmarks/README.md,
 # "rec: a falling step size"). The same steps after every round, although a round of the image level
-# codes 60-120x fewer blocks than one of the patch level on a Kodak image, beat spreading them by blocks
+# codes 48-115x fewer blocks than one of the patch level on a Kodak image, beat spreading them by blocks
 # coded (-0.5 dB on a crop at 1.0 bpp) and favouring the few-block rounds (-0.15 dB): `finetune_tilt`.
 # A Kodak image codes 78 rounds at 0.1 bpp and 129 at 1.0, so per-round steps gave low rates 40% less
 # fine-tuning in less time; a floor of 3 600 steps in all gains 0.06-0.24 dB on every Kodak image at
