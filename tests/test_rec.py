@@ -16,13 +16,14 @@ from inrzip.backends.rec import blocks
 from inrzip.backends.rec import format as fmt
 from inrzip.backends.rec import pack as packs
 from inrzip.backends.rec.arch import RecArch
-from inrzip.backends.rec.encoder import EFFORT, RecOptions, choose_pack, finetune_lr, finetune_schedule, parse_options
+from inrzip.backends.rec.arch import CODING_ORDER
+from inrzip.backends.rec.encoder import EFFORT, RecOptions, choose_pack, finetune_lr, finetune_schedule, parse_options, prepare
 from inrzip.backends.rec.train import TrainOptions, parse_train_options, train
 from inrzip.cli import main
 from inrzip.errors import FormatError, UsageError
 
 TINY = RecArch(patch=32, hidden=16, fourier=8, lpe_channels=4, lpe_mid=8, lpe_out=8, group=2)
-FAST = {"effort": "fast", "steps": 120, "finetune": 10, "index_bits": 10, "device": "cpu"}
+FAST = {"effort": "fast", "steps": 120, "finetune": 10, "min_finetune_rounds": 0, "index_bits": 10, "device": "cpu"}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -114,8 +115,8 @@ def test_lr_end_reaches_the_fine_tuning(packs_on_path):
 
 
 def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_rounds():
-    rounds = [1, 1, 2, 4, 12, 12, 12, 4]             # blocks coded per round: 8 rounds, 48 blocks
-    even, by_blocks, towards_small = (finetune_schedule(30, t, rounds) for t in (0.0, 1.0, -0.5))
+    blocks_per_round = [1, 1, 2, 4, 12, 12, 12, 4]   # 8 rounds, 48 blocks
+    even, by_blocks, towards_small = (finetune_schedule(30, t, blocks_per_round) for t in (0.0, 1.0, -0.5))
     assert even == [30] * 8
     assert sum(by_blocks) == sum(towards_small) == 240
     assert by_blocks[0] == 5 and by_blocks[4] == 60
@@ -123,23 +124,39 @@ def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_
     assert parse_options({"finetune_tilt": "-0.5"}).finetune_tilt == -0.5 and math.isnan(parse_options({}).finetune_tilt)
     with pytest.raises(UsageError, match="finetune_tilt"):
         parse_options({"finetune_tilt": "3"})
-    floored = finetune_schedule(30, 0.0, rounds, floor=400)
+    floored = finetune_schedule(30, 0.0, blocks_per_round, floor=400)
     assert sum(floored) == 400 and max(floored) - min(floored) <= 1     # the floor, spread evenly
-    assert finetune_schedule(30, 0.0, rounds, floor=100) == even          # below the per-round total: no effect
-    assert EFFORT["fast"].finetune_floor == 3600 and EFFORT["max"].finetune_floor == 0
-    with pytest.raises(UsageError, match="finetune_floor"):
-        parse_options({"finetune_floor": "-2"})
+    assert finetune_schedule(30, 0.0, blocks_per_round, floor=100) == even   # below the per-round total: no effect
+    assert EFFORT["fast"].min_finetune_rounds == EFFORT["normal"].min_finetune_rounds == 120
+    assert EFFORT["max"].min_finetune_rounds == 0 and parse_options({}).min_finetune_rounds == -1
+    with pytest.raises(UsageError, match="min_finetune_rounds"):
+        parse_options({"min_finetune_rounds": "-2"})
 
 
-def test_finetune_floor_sets_the_fine_tune_steps_in_all(packs_on_path):
-    """A hand-set `finetune` takes no preset floor; an explicit floor above it sets the total."""
+def test_the_coding_rounds_cover_every_block_once(packs_on_path):
+    """round_blocks plans what code_round does: at most `rounds` per level, a partial last one."""
+    sig = small_image(64, 96)
+    enc = prepare(sig, sig.num_points * 1.0, parse_options(FAST)).enc
+    assert min(enc.layout[lv].n_groups for lv in CODING_ORDER) > 3      # rounds of several blocks, a partial last one
+    for max_rounds in (0, 1, 2, 3):
+        enc.max_rounds = max_rounds
+        for lv in CODING_ORDER:
+            n, rows, planned = enc.layout[lv].n_groups, enc.level_rows[lv], enc.round_blocks(lv)
+            assert sum(planned) == n * rows and (len(planned) == n if max_rounds == 0 else len(planned) <= max_rounds)
+            assert all(b % rows == 0 for b in planned) and planned[-1] <= planned[0]
+
+
+def test_min_finetune_rounds_sets_the_fine_tune_steps_in_all(packs_on_path):
+    """The steps in all are `finetune` per coding round, or `finetune` x min_finetune_rounds if more."""
     sig = small_image(32, 64)
+    enc = prepare(sig, sig.num_points * 1.0, parse_options(FAST)).enc
+    enc.max_rounds = EFFORT["fast"].max_rounds
+    rounds = sum(len(enc.round_blocks(lv)) for lv in CODING_ORDER)
     plain = api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5})
-    rounds = plain.stats["finetune_steps"] // FAST["finetune"]
     assert plain.stats["finetune_floor"] == 0 and plain.stats["finetune_steps"] == FAST["finetune"] * rounds
-    floor = FAST["finetune"] * rounds + 37
-    floored = api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5, "finetune_floor": floor})
-    assert floored.stats["finetune_steps"] == floor and floored.data != plain.data
+    floored = api.encode(sig, None, rate="1bpp", backend="rec",
+                         options={**FAST, "steps": 5, "min_finetune_rounds": rounds + 4})
+    assert floored.stats["finetune_steps"] == FAST["finetune"] * (rounds + 4) and floored.data != plain.data
 
 
 def test_range_coded_16_bit_indices_round_trip_and_meet_the_rate(packs_on_path):

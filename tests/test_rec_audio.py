@@ -15,7 +15,7 @@ from inrzip.media.audio import resample
 TINY_AUDIO = {"arch.patch": "64", "arch.hidden": "16", "arch.fourier": "8", "arch.lpe_channels": "4",
               "arch.lpe_mid": "8", "arch.lpe_out": "8", "arch.group": "2",
               "crops": "4", "crop_cols": "4", "em_iterations": "4", "e_steps": "15", "warmup": "30", "beta0": "3e-5"}
-FAST = {"effort": "fast", "steps": 150, "finetune": 10, "index_bits": 10, "device": "cpu"}
+FAST = {"effort": "fast", "steps": 150, "finetune": 10, "min_finetune_rounds": 0, "index_bits": 10, "device": "cpu"}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -18,7 +18,7 @@ TINY_VIDEO = {"arch.patch": "16", "arch.frames": "12", "arch.hidden": "16", "arc
               "arch.lpe_channels": "4", "arch.lpe_mid": "8", "arch.lpe_out": "8", "arch.group": "2",
               "crops": "3", "crop_rows": "2", "crop_cols": "2", "em_iterations": "3", "e_steps": "10", "warmup": "20",
               "beta0": "3e-5", "pixel_fraction": "0.5"}
-FAST = {"effort": "fast", "steps": 60, "finetune": 10, "index_bits": 10, "device": "cpu"}
+FAST = {"effort": "fast", "steps": 60, "finetune": 10, "min_finetune_rounds": 0, "index_bits": 10, "device": "cpu"}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -136,7 +136,7 @@ def test_cli_encodes_decodes_and_crops_a_video_file(video_packs, tmp_path, capsy
     coded = tmp_path / "clip.inrz"
     monkeypatch.setenv("INRZIP_PACK_PATH", "")        # the pack is named by path only: the encode verifies with it
     assert main(["encode", str(src), "--backend", "rec", "-b", "1bpp", "-o", str(coded), "-q", "-O", f"pack={pack}",
-                 "-O", "effort=fast", "-O", "steps=5", "-O", "finetune=10", "-O", "index_bits=8",
+                 "-O", "effort=fast", "-O", "steps=5", "-O", "finetune=10", "-O", "min_finetune_rounds=0", "-O", "index_bits=8",
                  "--device", "cpu"]) == 0
     assert abs(coded.stat().st_size * 8 / (8 * 32 * 32) - 1) <= 0.05
     capsys.readouterr()

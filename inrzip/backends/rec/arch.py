@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE = 1, 2, 3
+CODING_ORDER = (LEVEL_IMAGE, LEVEL_GROUP, LEVEL_PATCH)   # the order the encoder codes the levels and lists their indices
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from . import blocks
 from . import format as fmt
 from . import index_code
 from . import pack as packs
-from .arch import LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, signal_grid
+from .arch import CODING_ORDER, LEVEL_GROUP, LEVEL_IMAGE, LEVEL_PATCH, signal_grid
 from .decoder import level_rows
 
 RATE_TOLERANCE = 0.05
@@ -64,7 +64,7 @@ class EffortPreset:
     max_rounds: int         # most coding rounds per level (0: one block per row per round)
     lr_end: float = 0.0     # Adam step once every block is coded (0: no decay from `lr`)
     finetune_tilt: float = 0.0  # fine-tune steps per round weighted by (blocks coded) ** tilt; 0: even
-    finetune_floor: int = 0     # fine-tune steps in all at least this (low rates code fewer rounds)
+    min_finetune_rounds: int = 0  # fine-tune steps in all at least finetune_steps x this (low rates code fewer rounds)
 
 
 # The fine-tuning between coding rounds, which repairs what each coded block's sample costs,
@@ -81,11 +81,12 @@ class EffortPreset:
 # codes 48-115x fewer blocks than one of the patch level on a Kodak image, beat spreading them by blocks
 # coded (-0.5 dB on a crop at 1.0 bpp) and favouring the few-block rounds (-0.15 dB): `finetune_tilt`.
 # A Kodak image codes 78 rounds at 0.1 bpp and 129 at 1.0, so per-round steps gave low rates 40% less
-# fine-tuning in less time; a floor of 3 600 steps in all gains 0.06-0.24 dB on every Kodak image at
-# 0.1 bpp and leaves 1.0 bpp as it was (benchmarks/README.md, "a floor on the fine-tune steps").
+# fine-tuning in less time; a floor of 120 rounds' worth (3 600 steps in fast) gains 0.06-0.24 dB on
+# every Kodak image at 0.1 bpp and leaves 1.0 bpp as it was (benchmarks/README.md, "a floor on the
+# fine-tune steps"). A small image that codes few rounds gets many steps per round, each of them cheap.
 EFFORT = {
-    "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, finetune_floor=3600),
-    "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4, finetune_floor=4800),
+    "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
+    "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
     "max": EffortPreset(30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU)
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
@@ -102,7 +103,7 @@ class RecOptions:
     lr: float = 1e-3          # reference: 2e-4 over 30k steps
     lr_end: float = -1.0      # step once every block is coded, geometric in the coded share; 0: none; -1: effort
     finetune_tilt: float = math.nan  # fine-tune steps per round ~ (blocks it codes) ** tilt; nan: from effort
-    finetune_floor: int = -1  # fine-tune steps in all at least this; 0: none; -1: effort (none with `finetune`)
+    min_finetune_rounds: int = -1  # fine-tune steps in all at least `finetune` x this; 0: none; -1: effort
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
@@ -120,8 +121,8 @@ class RecOptions:
             raise UsageError(f"rec: index_coding=range needs index_bits={fmt.RANGED_INDEX_BITS}")
         if self.steps < 0 or self.lr <= 0 or not (self.lr_end >= 0 or self.lr_end == -1):
             raise UsageError("rec: steps must be >= 0, lr > 0 and lr_end >= 0 (0: no decay)")
-        if self.finetune_floor < -1:
-            raise UsageError("rec: finetune_floor must be >= 0 (0: none)")
+        if self.min_finetune_rounds < -1:
+            raise UsageError("rec: min_finetune_rounds must be >= 0 (0: none)")
         if not (math.isnan(self.finetune_tilt) or -2 <= self.finetune_tilt <= 2):
             raise UsageError("rec: finetune_tilt must be between -2 and 2")
 
@@ -371,7 +372,7 @@ class RecEncoder:
         return out[tuple(slice(0, s) for s in self.shape)]
 
     def index_stream(self) -> np.ndarray:
-        return np.concatenate([self.indices[lv].reshape(-1) for lv in (LEVEL_IMAGE, LEVEL_GROUP, LEVEL_PATCH)])
+        return np.concatenate([self.indices[lv].reshape(-1) for lv in CODING_ORDER])
 
 
 
@@ -449,28 +450,26 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
         progress("fit", i + 1, steps, psnr=unit_psnr(mse), bits=kl)
     tilt = preset.finetune_tilt if math.isnan(opts.finetune_tilt) else opts.finetune_tilt
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
-    order = (LEVEL_IMAGE, LEVEL_GROUP, LEVEL_PATCH)
-    round_blocks = [n for lv in order for n in enc.round_blocks(lv)]
-    if opts.finetune_floor >= 0:
-        floor = opts.finetune_floor
-    else:   # a hand-set `finetune` means what it says: no floor unless one is asked for too
-        floor = preset.finetune_floor if opts.finetune < 0 else 0
+    round_blocks = [n for lv in CODING_ORDER for n in enc.round_blocks(lv)]
+    min_rounds = preset.min_finetune_rounds if opts.min_finetune_rounds < 0 else opts.min_finetune_rounds
+    floor = finetune * min_rounds
     schedule = finetune_schedule(finetune, tilt, round_blocks, floor)
-    done = rounds = 0
+    done = round_i = 0
     gumbel = enc.gumbel()
-    for level in order:
+    for level in CODING_ORDER:
         eps = enc.candidates(level)
         while True:
             n = enc.code_round(level, eps, gumbel)
             if not n:
                 break
-            assert n == round_blocks[rounds], "the coding rounds left the planned layout"
+            if n != round_blocks[round_i]:
+                raise RuntimeError(f"rec: coding round {round_i} coded {n} blocks, not the planned {round_blocks[round_i]}")
             done += n
             for group in enc.optimizer.param_groups:
                 group["lr"] = finetune_lr(opts.lr, lr_end, done / total_blocks)
-            for _ in range(schedule[rounds]):
+            for _ in range(schedule[round_i]):
                 mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
-            rounds += 1
+            round_i += 1
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * block_bits)
         del eps
     params, payload = index_code.write(enc.index_stream(), params)
