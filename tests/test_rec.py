@@ -15,8 +15,7 @@ from inrzip import api, container
 from inrzip.backends.rec import blocks
 from inrzip.backends.rec import format as fmt
 from inrzip.backends.rec import pack as packs
-from inrzip.backends.rec.arch import RecArch
-from inrzip.backends.rec.arch import CODING_ORDER
+from inrzip.backends.rec.arch import CODING_ORDER, RecArch
 from inrzip.backends.rec.encoder import EFFORT, RecOptions, choose_pack, finetune_lr, finetune_schedule, parse_options, prepare
 from inrzip.backends.rec.train import TrainOptions, parse_train_options, train
 from inrzip.cli import main

@@ -22,6 +22,7 @@ from . import format as fmt
 from . import index_code
 from . import pack as packs
 from .arch import (
+    CODING_ORDER,
     LEVEL_GROUP,
     LEVEL_IMAGE,
     LEVEL_PATCH,
@@ -56,9 +57,10 @@ def block_count(params: fmt.RecParams, rows: dict[int, int]) -> int:
 
 
 def split_indices(indices: np.ndarray, params: fmt.RecParams, rows: dict[int, int]) -> dict[int, np.ndarray]:
-    """(rows, groups) index arrays per level; the stream holds level 3, then 2, then 1, row-major."""
-    out, start = {}, 0
-    for level, n in ((LEVEL_IMAGE, params.groups[2]), (LEVEL_GROUP, params.groups[1]), (LEVEL_PATCH, params.groups[0])):
+    """(rows, groups) index arrays per level; the stream holds them in CODING_ORDER (image, group, patch), row-major."""
+    out, start, groups = {}, 0, dict(zip(packs.LEVELS, params.groups))
+    for level in CODING_ORDER:
+        n = groups[level]
         count = rows[level] * n
         out[level] = indices[start:start + count].reshape(rows[level], n)
         start += count

@@ -317,8 +317,7 @@ class RecEncoder:
 
     def blocks_per_round(self, level: int) -> int:
         """Blocks each row codes per round at a level: all rows have the same blocks, so move together."""
-        n = self.layout[level].n_groups
-        return min(n, max(1, -(-n // self.max_rounds)) if self.max_rounds else 1)
+        return -(-self.layout[level].n_groups // self.max_rounds) if self.max_rounds else 1
 
     def round_blocks(self, level: int) -> list[int]:
         """Blocks each coding round of a level codes, over all its rows."""
