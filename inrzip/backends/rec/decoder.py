@@ -52,8 +52,7 @@ def level_rows(header: Header, arch: RecArch) -> dict[int, int]:
 
 
 def block_count(params: fmt.RecParams, rows: dict[int, int]) -> int:
-    g1, g2, g3 = params.groups
-    return g3 * rows[LEVEL_IMAGE] + g2 * rows[LEVEL_GROUP] + g1 * rows[LEVEL_PATCH]
+    return sum(n * rows[lv] for lv, n in zip(packs.LEVELS, params.groups))
 
 
 def split_indices(indices: np.ndarray, params: fmt.RecParams, rows: dict[int, int]) -> dict[int, np.ndarray]:
@@ -86,7 +85,7 @@ def latents(header: Header, params: fmt.RecParams, pack: packs.Pack, payload: by
     indices = index_code.read(payload, total, params)
     per_level = split_indices(indices, params, rows)
     z = {lv: level_values(pack, lv, n, params.seed, per_level[lv])
-         for lv, n in ((LEVEL_PATCH, params.groups[0]), (LEVEL_GROUP, params.groups[1]), (LEVEL_IMAGE, params.groups[2]))}
+         for lv, n in zip(packs.LEVELS, params.groups)}
     grid = signal_grid(header.shape, header.channels, arch)
     inr = arch.inr_size
     h = z[LEVEL_PATCH][:, :inr] + z[LEVEL_GROUP][patch_groups(grid, arch)] + z[LEVEL_IMAGE][0]
@@ -161,7 +160,7 @@ def load(header: Header) -> tuple[fmt.RecParams, packs.Pack]:
         raise FormatError(f"rec: {variables} latents exceed the decoder's limit")
     if block_count(params, rows) * params.index_bits > 8 * (1 << 31):
         raise FormatError("rec: index stream too large")
-    for lv, n in zip((LEVEL_PATCH, LEVEL_GROUP, LEVEL_IMAGE), params.groups):
+    for lv, n in zip(packs.LEVELS, params.groups):
         if n > arch.level_size(lv):
             raise FormatError(f"rec: level {lv} asks for {n} blocks of {arch.level_size(lv)} variables")
     return params, pack
