@@ -266,7 +266,7 @@ def rec_round_trip(signal: Any, rate: str, options: dict) -> tuple[int, np.ndarr
 
 
 REC_ROW_STATS = ("pack", "rate_met", "blocks", "blocks_per_level", "index_coding", "index_bits_mean", "finetune", "lr_end",
-                 "finetune_tilt", "finetune_floor")
+                 "finetune_tilt", "finetune_floor", "phase_share")
 
 
 def rec_row_stats(stats: dict) -> dict:

@@ -113,6 +113,18 @@ def test_lr_end_reaches_the_fine_tuning(packs_on_path):
     assert coded["0"] != coded["1e-9"]
 
 
+def test_phase_share_reaches_every_step_and_rejects_shares_outside_0_1(packs_on_path):
+    sig = small_image(32, 64)
+    coded = {share: api.encode(sig, None, rate="1bpp", backend="rec", options={**FAST, "steps": 5, "phase_share": share})
+             for share in ("1", "0.5")}
+    assert coded["1"].data != coded["0.5"].data
+    assert coded["0.5"].stats["phase_share"] == 0.5 and coded["1"].stats["phase_share"] == 1.0
+    assert all(p.phase_share == 1.0 for p in EFFORT.values()) and parse_options({}).phase_share == -1
+    for bad in ("0", "1.5", "-0.5"):
+        with pytest.raises(UsageError, match="phase_share"):
+            parse_options({"phase_share": bad})
+
+
 def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_rounds():
     blocks_per_round = [1, 1, 2, 4, 12, 12, 12, 4]   # 8 rounds, 48 blocks
     even, by_blocks, towards_small = (finetune_schedule(30, t, blocks_per_round) for t in (0.0, 1.0, -0.5))
@@ -379,7 +391,16 @@ def test_phase_sampled_forward_equals_the_same_points_of_a_full_forward(arch_kw,
         assert len(sample.phases) == max(1, round(fraction * 2 ** arch.dims))
         assert sample.pixels.unique().numel() == len(sample.phases) * arch.patch_points // 2 ** arch.dims
         torch.testing.assert_close(net(h, lpe, grid, sample), full[:, :, sample.pixels])
+    # phase_share keeps a random share of the sampled phases' points, the same in every patch
+    phase_points = arch.patch_points // 2 ** arch.dims
+    for fraction, share in ((0.25, 0.5), (1.0, 0.3), (0.5, 1e-6)):
+        sample = random_pixels(arch, fraction, torch.Generator().manual_seed(5), phase_share=share)
+        whole = len(sample.phases) * phase_points
+        assert sample.pixels.unique().numel() == sample.pixels.numel() == max(1, round(share * whole))
+        assert sample.keep is not None and bool((sample.keep.diff() > 0).all())
+        torch.testing.assert_close(net(h, lpe, grid, sample), full[:, :, sample.pixels])
     assert random_pixels(arch, 1.0) is None
+    assert random_pixels(arch, 1.0, phase_share=1.0) is None
 
 
 def test_train_warmup_initial_std_and_its_errors(tmp_path):

@@ -98,6 +98,8 @@ class RecNet(nn.Module):
         a = self.arch
         b, n, _ = h.shape
         feat = self.positional(lpe, grid, sample.phases if sample is not None else None)
+        if sample is not None and sample.keep is not None:
+            feat = feat[:, :, sample.keep]
         four = self.fourier if sample is None else self.fourier[sample.pixels]
         k = four.shape[0]
         x = torch.cat([four.expand(b, n, -1, -1), feat], dim=3).reshape(b * n, k, a.in_dim)
@@ -191,6 +193,7 @@ class PointSample:
 
     phases: list[tuple[int, ...]]
     pixels: torch.Tensor          # (k,) patch-local indices of the points, phase after phase
+    keep: torch.Tensor | None = None   # (k,) which of the phases' points were kept (None: all of them)
 
 
 def _phase_points(patch_shape: tuple[int, ...], phase: tuple[int, ...]) -> torch.Tensor:
@@ -203,16 +206,24 @@ def _phase_points(patch_shape: tuple[int, ...], phase: tuple[int, ...]) -> torch
     return index.reshape(-1)
 
 
-def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None) -> PointSample | None:
-    """round(fraction * 2^dims) random phases (at least one; None: every point) for one step."""
+def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = None,
+                  phase_share: float = 1.0) -> PointSample | None:
+    """round(fraction * 2^dims) random phases (at least one; None: every point) for one step, of
+    which a random `phase_share` of the points (the same in every patch; at least one) is kept:
+    the SIREN, most of a step's cost, then runs on that share while the upsampler's last stage
+    still yields whole phases."""
     count = 1 << arch.dims
     take = max(1, round(fraction * count))
-    if take >= count:
+    if take >= count and phase_share >= 1.0:
         return None
     order = torch.randperm(count, generator=gen)[:take].tolist()
     phases = [tuple((c >> (arch.dims - 1 - a)) & 1 for a in range(arch.dims)) for c in order]
     pixels = torch.cat([_phase_points(arch.patch_shape, ph) for ph in phases])
-    return PointSample(phases, pixels)
+    if phase_share >= 1.0:
+        return PointSample(phases, pixels)
+    keep = torch.randperm(pixels.numel(), generator=gen)[:max(1, round(phase_share * pixels.numel()))]
+    keep = keep.sort().values
+    return PointSample(phases, pixels[keep], keep)
 
 
 def phase_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, phase: tuple[int, ...]) -> torch.Tensor:

@@ -65,6 +65,7 @@ class EffortPreset:
     lr_end: float = 0.0     # Adam step once every block is coded (0: no decay from `lr`)
     finetune_tilt: float = 0.0  # fine-tune steps per round weighted by (blocks coded) ** tilt; 0: even
     min_finetune_rounds: int = 0  # fine-tune steps in all at least finetune_steps x this (low rates code fewer rounds)
+    phase_share: float = 1.0  # share of the sampled phases' points the SIREN evaluates per step
 
 
 # The fine-tuning between coding rounds, which repairs what each coded block's sample costs,
@@ -104,6 +105,7 @@ class RecOptions:
     lr_end: float = -1.0      # step once every block is coded, geometric in the coded share; 0: none; -1: effort
     finetune_tilt: float = math.nan  # fine-tune steps per round ~ (blocks it codes) ** tilt; nan: from effort
     min_finetune_rounds: int = -1  # fine-tune steps in all at least `finetune` x this; 0: none; -1: effort
+    phase_share: float = -1.0  # share of the sampled points each step evaluates (cheaper, noisier steps); -1: effort
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
@@ -125,6 +127,8 @@ class RecOptions:
             raise UsageError("rec: min_finetune_rounds must be >= 0 (0: none)")
         if not (math.isnan(self.finetune_tilt) or -2 <= self.finetune_tilt <= 2):
             raise UsageError("rec: finetune_tilt must be between -2 and 2")
+        if not (0 < self.phase_share <= 1 or self.phase_share == -1):
+            raise UsageError("rec: phase_share must be in (0, 1]")
 
 
 def parse_options(options: dict) -> RecOptions:
@@ -274,10 +278,10 @@ class RecEncoder:
         kl = self.post.kl_nats(self.prior_mean, self.prior_std)
         return {lv: self.layout[lv].block_sums(kl[lv][0]) / LN2 for lv in packs.LEVELS}
 
-    def step(self, beta_factor: float, pixel_fraction: float = 1.0) -> tuple[float, float]:
+    def step(self, beta_factor: float, pixel_fraction: float = 1.0, phase_share: float = 1.0) -> tuple[float, float]:
         z = self.post.sample(self.fixed)
         h, lpe = self.post.latents(z)
-        sample = random_pixels(self.arch, pixel_fraction)
+        sample = random_pixels(self.arch, pixel_fraction, phase_share=phase_share)
         pred = self.net(h, lpe, self.grid, sample)
         mse = patch_mse(pred, self.target, self.weight, sample)
         kl_bits = self.block_kl_bits()
@@ -443,9 +447,10 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
     enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
     lr_end = min(preset.lr_end, opts.lr) if opts.lr_end < 0 else opts.lr_end   # a preset never raises the step
+    share = preset.phase_share if opts.phase_share < 0 else opts.phase_share
     mse = kl = 0.0
     for i in range(steps):
-        mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction)
+        mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction, share)
         progress("fit", i + 1, steps, psnr=unit_psnr(mse), bits=kl)
     tilt = preset.finetune_tilt if math.isnan(opts.finetune_tilt) else opts.finetune_tilt
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
@@ -467,7 +472,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
             for group in enc.optimizer.param_groups:
                 group["lr"] = finetune_lr(opts.lr, lr_end, done / total_blocks)
             for _ in range(schedule[round_i]):
-                mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction)
+                mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction, share)
             round_i += 1
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * block_bits)
         del eps
@@ -479,7 +484,7 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
              "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune, "lr_end": lr_end,
-             "finetune_tilt": tilt, "finetune_floor": floor,
+             "finetune_tilt": tilt, "finetune_floor": floor, "phase_share": share,
              "index_coding": fmt.INDEX_CODING_NAMES[params.index_coding],
              "index_bits_mean": round(8 * len(payload) / total_blocks, 3),
              "finetune_steps": enc.step_count - steps,
