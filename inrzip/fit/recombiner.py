@@ -188,8 +188,9 @@ class PointSample:
     upsampler's last x2 stage (points whose coordinates have the given parities). One phase is
     a conv with 2^dims taps on the half-resolution grid, so a step that evaluates 1/2^dims of
     the points also pays only 1/3^dims of the last conv (1/27 for video, 1/9 for images),
-    instead of running it at full resolution for a random subset. Each step draws new phases,
-    so every point is equally likely: the loss estimate stays unbiased."""
+    instead of running it at full resolution for a random subset. Each step draws new phases
+    (and, with `keep`, a new subset of their points for the SIREN), so every point is equally
+    likely: the loss estimate stays unbiased."""
 
     phases: list[tuple[int, ...]]
     pixels: torch.Tensor          # (k,) patch-local indices of the points, phase after phase
