@@ -1,0 +1,63 @@
+"""Milliseconds of one `rec` encoder step on a full-size Kodak image (kodim12, 0.3 bpp, 96 patches)
+for each `phase_share`, the shares alternating in one process so that a busy CPU slows them alike.
+The ratio is what an equal-time comparison of shares needs (benchmarks/README.md, "phase_share").
+
+    OMP_NUM_THREADS=1 python benchmarks/rec_step_cost.py --kodak ../shared/data/kodak --shares 1,0.5,0.25
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kodak", required=True, help="folder with kodim12.png")
+    ap.add_argument("--shares", default="1,0.5,0.25")
+    ap.add_argument("--steps", type=int, default=10, help="steps per timing")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "kodak-rec-step-cost" / "phase-share.json"))
+    args = ap.parse_args()
+    image = Path(args.kodak) / "kodim12.png"
+    if not image.is_file():
+        sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from inrzip.backends.rec import encoder
+    from inrzip.signal import Signal
+
+    arr = np.asarray(Image.open(image).convert("RGB"))
+    enc = encoder.prepare(Signal(arr, "image", 8), 0.3 * arr.shape[0] * arr.shape[1],
+                          encoder.parse_options({"effort": "fast", "device": "cpu"})).enc
+    preset = encoder.EFFORT["fast"]
+    shares = [float(s) for s in args.shares.split(",")]
+    times: dict[float, list[float]] = {s: [] for s in shares}
+    for _ in range(args.repeats):
+        for share in shares:
+            for _ in range(2):
+                enc.step(preset.beta_factor, preset.pixel_fraction, share)
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                enc.step(preset.beta_factor, preset.pixel_fraction, share)
+            times[share].append((time.perf_counter() - t0) / args.steps * 1e3)
+    base = statistics.median(times[shares[0]])
+    rows = [{"phase_share": s, "step_ms_median": round(statistics.median(t), 2), "step_ms": [round(x, 2) for x in t],
+             "relative": round(statistics.median(t) / base, 3)} for s, t in times.items()]
+    for r in rows:
+        print(r)
+    doc = {"name": "phase-share", "description": __doc__.strip().splitlines()[0], "command": common.command_string(),
+           "date": time.strftime("%Y-%m-%d"),
+           "device": common.device_string(torch.get_num_threads()), "rows": rows}
+    print(common.write_doc(doc, args.out))
+
+
+if __name__ == "__main__":
+    main()
