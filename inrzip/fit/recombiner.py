@@ -211,8 +211,8 @@ def random_pixels(arch: RecArch, fraction: float, gen: torch.Generator | None = 
                   phase_share: float = 1.0) -> PointSample | None:
     """round(fraction * 2^dims) random phases (at least one; None: every point) for one step, of
     which a random `phase_share` of the points (the same in every patch; at least one) is kept:
-    the SIREN, most of a step's cost, then runs on that share while the upsampler's last stage
-    still yields whole phases."""
+    the SIREN, about half of an encoder step's cost, then runs on that share while the
+    upsampler's last stage still yields whole phases."""
     count = 1 << arch.dims
     take = max(1, round(fraction * count))
     if take >= count and phase_share >= 1.0:

@@ -85,6 +85,8 @@ class EffortPreset:
 # fine-tuning in less time; a floor of 120 rounds' worth (3 600 steps in fast) gains 0.06-0.24 dB on
 # every Kodak image at 0.1 bpp and leaves 1.0 bpp as it was (benchmarks/README.md, "a floor on the
 # fine-tune steps"). A small image that codes few rounds gets many steps per round, each of them cheap.
+# Evaluating half or a quarter of the sampled points per step (`phase_share`) makes a step 0.75 / 0.62
+# as costly, but as many more steps bought nothing on Kodak crops at 0.1 bpp (benchmarks/README.md).
 EFFORT = {
     "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
     "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
