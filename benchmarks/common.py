@@ -265,6 +265,30 @@ def rec_round_trip(signal: Any, rate: str, options: dict) -> tuple[int, np.ndarr
         return path.stat().st_size, out, rep.encode_s, time.perf_counter() - t0, rep.stats
 
 
+def kodak_step_encoder(image: str | os.PathLike) -> Any:
+    """A `rec` encoder, fast preset, on one full-size Kodak image at 0.3 bpp (96 patches), ready to step:
+    what the step-time benchmarks time."""
+    from inrzip.backends.rec import encoder
+    from inrzip.signal import Signal
+
+    arr = np.asarray(Image.open(image).convert("RGB"))
+    opts = encoder.parse_options({"effort": "fast", "device": "cpu"})
+    return encoder.prepare(Signal(arr, "image", 8), 0.3 * arr.shape[0] * arr.shape[1], opts).enc
+
+
+def rec_step_ms(enc: Any, steps: int, warmup: int, phase_share: float = 1.0) -> float:
+    """Milliseconds per fast-preset step of `enc`, after `warmup` untimed steps."""
+    from inrzip.backends.rec.encoder import EFFORT
+
+    preset = EFFORT["fast"]
+    for _ in range(warmup):
+        enc.step(preset.beta_factor, preset.pixel_fraction, phase_share)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        enc.step(preset.beta_factor, preset.pixel_fraction, phase_share)
+    return (time.perf_counter() - t0) / steps * 1e3
+
+
 REC_ROW_STATS = ("pack", "rate_met", "blocks", "blocks_per_level", "index_coding", "index_bits_mean", "finetune", "lr_end",
                  "finetune_tilt", "finetune_floor", "phase_share")
 

@@ -28,22 +28,7 @@ import common
 
 def encode_worker(image: str, steps: int) -> float:
     """Milliseconds per encoder fitting step (after 5 warm-up steps)."""
-    import numpy as np
-    from PIL import Image
-
-    from inrzip.backends.rec import encoder
-    from inrzip.signal import Signal
-
-    arr = np.asarray(Image.open(image).convert("RGB"))
-    opts = encoder.parse_options({"effort": "fast", "device": "cpu"})
-    enc = encoder.prepare(Signal(arr, "image", 8), 0.3 * arr.shape[0] * arr.shape[1], opts).enc
-    preset = encoder.EFFORT["fast"]
-    for _ in range(5):
-        enc.step(preset.beta_factor, preset.pixel_fraction)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        enc.step(preset.beta_factor, preset.pixel_fraction)
-    return (time.perf_counter() - t0) / steps * 1e3
+    return common.rec_step_ms(common.kodak_step_encoder(image), steps, warmup=5)
 
 
 def decode_worker(path: str) -> float:

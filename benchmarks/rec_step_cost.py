@@ -27,27 +27,14 @@ def main() -> None:
     image = Path(args.kodak) / "kodim12.png"
     if not image.is_file():
         sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
-    import numpy as np
     import torch
-    from PIL import Image
 
-    from inrzip.backends.rec import encoder
-    from inrzip.signal import Signal
-
-    arr = np.asarray(Image.open(image).convert("RGB"))
-    enc = encoder.prepare(Signal(arr, "image", 8), 0.3 * arr.shape[0] * arr.shape[1],
-                          encoder.parse_options({"effort": "fast", "device": "cpu"})).enc
-    preset = encoder.EFFORT["fast"]
+    enc = common.kodak_step_encoder(image)
     shares = [float(s) for s in args.shares.split(",")]
     times: dict[float, list[float]] = {s: [] for s in shares}
     for _ in range(args.repeats):
         for share in shares:
-            for _ in range(2):
-                enc.step(preset.beta_factor, preset.pixel_fraction, share)
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                enc.step(preset.beta_factor, preset.pixel_fraction, share)
-            times[share].append((time.perf_counter() - t0) / args.steps * 1e3)
+            times[share].append(common.rec_step_ms(enc, args.steps, warmup=2, phase_share=share))
     base = statistics.median(times[shares[0]])
     rows = [{"phase_share": s, "step_ms_median": round(statistics.median(t), 2), "step_ms": [round(x, 2) for x in t],
              "relative": round(statistics.median(t) / base, 3)} for s, t in times.items()]
