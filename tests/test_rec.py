@@ -125,6 +125,17 @@ def test_phase_share_reaches_every_step_and_rejects_shares_outside_0_1(packs_on_
             parse_options({"phase_share": bad})
 
 
+def test_options_left_unset_take_the_effort_preset_and_set_ones_override_it():
+    assert parse_options({"effort": "fast"}).schedule() == EFFORT["fast"]
+    assert parse_options({"effort": "max"}).schedule() == EFFORT["max"]
+    plan = parse_options({"effort": "fast", "steps": "7", "finetune": "0", "rounds": "0", "finetune_tilt": "0.5",
+                          "min_finetune_rounds": "0", "phase_share": "0.5", "lr_end": "0"}).schedule()
+    assert (plan.fit_steps, plan.finetune_steps, plan.max_rounds, plan.finetune_tilt) == (7, 0, 0, 0.5)
+    assert (plan.min_finetune_rounds, plan.phase_share, plan.lr_end) == (0, 0.5, 0)
+    assert plan.beta_factor == EFFORT["fast"].beta_factor            # not an option: always the preset's
+    assert parse_options({"effort": "fast", "lr": "5e-5"}).schedule().lr_end == 5e-5   # never above lr
+
+
 def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_rounds():
     blocks_per_round = [1, 1, 2, 4, 12, 12, 12, 4]   # 8 rounds, 48 blocks
     even, by_blocks, towards_small = (finetune_schedule(30, t, blocks_per_round) for t in (0.0, 1.0, -0.5))

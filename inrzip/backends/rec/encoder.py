@@ -16,7 +16,7 @@ coding (fixed-budget ordered random coding, as the reference code runs it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ MAX_FIT_POINTS = 1 << 24
 
 @dataclass(frozen=True)
 class EffortPreset:
-    """What an `effort` name sets; `steps`, `finetune`, `rounds` and `lr_end` options override it."""
+    """What an `effort` name sets; `RecOptions.schedule` applies the options that override it."""
 
     fit_steps: int          # Adam steps on the whole posterior before coding starts
     finetune_steps: int     # steps between coding rounds (repair what each coded sample costs)
@@ -131,6 +131,26 @@ class RecOptions:
             raise UsageError("rec: finetune_tilt must be between -2 and 2")
         if not (0 < self.phase_share <= 1 or self.phase_share == -1):
             raise UsageError("rec: phase_share must be in (0, 1]")
+
+
+    def schedule(self) -> EffortPreset:
+        """The effort preset with the options that override it applied: the one place the -1 / nan
+        "from effort" defaults are resolved."""
+        preset = EFFORT[self.effort]
+
+        def own(value: float, default: float) -> float:
+            return default if value < 0 else value
+
+        return replace(
+            preset,
+            fit_steps=self.steps or preset.fit_steps,
+            finetune_steps=int(own(self.finetune, preset.finetune_steps)),
+            max_rounds=int(own(self.rounds, preset.max_rounds)),
+            lr_end=min(preset.lr_end, self.lr) if self.lr_end < 0 else self.lr_end,  # a preset never raises the step
+            finetune_tilt=preset.finetune_tilt if math.isnan(self.finetune_tilt) else self.finetune_tilt,
+            min_finetune_rounds=int(own(self.min_finetune_rounds, preset.min_finetune_rounds)),
+            phase_share=own(self.phase_share, preset.phase_share),
+        )
 
 
 def parse_options(options: dict) -> RecOptions:
@@ -444,22 +464,17 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     enc, header, params, block_bits = ready.enc, ready.header, ready.params, ready.block_bits
     pack, groups = enc.pack, params.groups
 
-    preset = EFFORT[opts.effort]
-    steps = opts.steps or preset.fit_steps
-    finetune = preset.finetune_steps if opts.finetune < 0 else opts.finetune
-    enc.max_rounds = preset.max_rounds if opts.rounds < 0 else opts.rounds
-    lr_end = min(preset.lr_end, opts.lr) if opts.lr_end < 0 else opts.lr_end   # a preset never raises the step
-    share = preset.phase_share if opts.phase_share < 0 else opts.phase_share
+    plan = opts.schedule()
+    steps, finetune, share = plan.fit_steps, plan.finetune_steps, plan.phase_share
+    enc.max_rounds = plan.max_rounds
     mse = kl = 0.0
     for i in range(steps):
-        mse, kl = enc.step(preset.beta_factor, preset.pixel_fraction, share)
+        mse, kl = enc.step(plan.beta_factor, plan.pixel_fraction, share)
         progress("fit", i + 1, steps, psnr=unit_psnr(mse), bits=kl)
-    tilt = preset.finetune_tilt if math.isnan(opts.finetune_tilt) else opts.finetune_tilt
     total_blocks = sum(int(enc.coded[lv].numel()) for lv in packs.LEVELS)
     round_blocks = [n for lv in CODING_ORDER for n in enc.round_blocks(lv)]
-    min_rounds = preset.min_finetune_rounds if opts.min_finetune_rounds < 0 else opts.min_finetune_rounds
-    floor = finetune * min_rounds
-    schedule = finetune_schedule(finetune, tilt, round_blocks, floor)
+    floor = finetune * plan.min_finetune_rounds
+    schedule = finetune_schedule(finetune, plan.finetune_tilt, round_blocks, floor)
     done = round_i = 0
     gumbel = enc.gumbel()
     for level in CODING_ORDER:
@@ -472,9 +487,9 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
                 raise RuntimeError(f"rec: coding round {round_i} coded {n} blocks, not the planned {round_blocks[round_i]}")
             done += n
             for group in enc.optimizer.param_groups:
-                group["lr"] = finetune_lr(opts.lr, lr_end, done / total_blocks)
+                group["lr"] = finetune_lr(opts.lr, plan.lr_end, done / total_blocks)
             for _ in range(schedule[round_i]):
-                mse, _ = enc.step(preset.beta_factor, preset.pixel_fraction, share)
+                mse, _ = enc.step(plan.beta_factor, plan.pixel_fraction, share)
             round_i += 1
             progress("code", done, total_blocks, psnr=unit_psnr(mse), bits=done * block_bits)
         del eps
@@ -485,8 +500,8 @@ def encode(signal: Signal, budget_bits: float | None, options: dict, progress: P
     psnr = 10 * math.log10(1.0 / max(float(np.mean(err ** 2)), 1e-12))
     total = overhead_bytes(header, params, len(payload)) + len(payload)
     stats = {"pack": pack.pack_id.hex(), "pack_rate_bpp": pack.rate_bpp, "blocks": total_blocks,
-             "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune, "lr_end": lr_end,
-             "finetune_tilt": tilt, "finetune_floor": floor, "phase_share": share,
+             "blocks_per_level": list(groups), "fit_steps": steps, "finetune": finetune, "lr_end": plan.lr_end,
+             "finetune_tilt": plan.finetune_tilt, "finetune_floor": floor, "phase_share": share,
              "index_coding": fmt.INDEX_CODING_NAMES[params.index_coding],
              "index_bits_mean": round(8 * len(payload) / total_blocks, 3),
              "finetune_steps": enc.step_count - steps,
