@@ -129,3 +129,22 @@ def test_merge_results_joins_parts_and_refuses_unlike_ones(tmp_path):
         bench.merge_results("t", [a, part("t-c", ["4.png"], 24.0, device="cuda")])
     with pytest.raises(ValueError, match="more than one part"):
         bench.merge_results("t", [a, part("t-d", ["2.png"], 24.0)])
+
+
+def test_rec_rate_table_compares_each_image_at_its_own_rate_and_counts_the_ones_a_codec_misses(tmp_path):
+    spec = importlib.util.spec_from_file_location("rec_rate_table", _PATH.with_name("rec_rate_table.py"))
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    (tmp_path / "jpeg.json").write_text(json.dumps({"rows": [
+        {"image": "a.png", "bpp": 0.1, "psnr": 20.0}, {"image": "a.png", "bpp": 0.4, "psnr": 30.0},
+        {"image": "b.png", "bpp": 0.3, "psnr": 25.0}, {"image": "b.png", "bpp": 0.9, "psnr": 31.0}]}))
+    curves = table.classical_curves(tmp_path)
+    assert list(curves) == ["jpeg"]
+    rec = {"name": "r", "rows": [{"image": "a.png", "param": "0.2bpp", "bpp": 0.2, "psnr": 26.0, "encode_s": 10.0},
+                                 {"image": "b.png", "param": "0.2bpp", "bpp": 0.2, "psnr": 24.0, "encode_s": 30.0}]}
+    row = table.rate_row(rec, curves)
+    assert row["vs_jpeg_images"] == 1                       # b's JPEG ladder starts above 0.2 bpp
+    assert row["vs_jpeg_db"] == pytest.approx(26.0 - 25.0)  # a: halfway in log-bpp from 0.1 to 0.4
+    assert row["psnr"] == 25.0 and row["bpp"] == 0.2 and row["encode_s"] == 20.0
+    assert row["gap_db"] == pytest.approx(25.0 - table.paper_psnr(0.2))
+    assert "| 0.2bpp | 2 | 0.2000 | 25.00 |" in table.markdown([row], ["jpeg"]) and "+1.00 (1)" in table.markdown([row], ["jpeg"])
