@@ -60,7 +60,7 @@ def rate_row(result: dict, curves: dict) -> dict:
                   if (v := psnr_at(per_image.get(r["image"], []), r["bpp"])) is not None]
         row[f"vs_{codec}_db"] = float(np.mean(deltas)) if deltas else None
         row[f"vs_{codec}_images"] = len(deltas)
-    return row
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
 
 
 def markdown(rows: list[dict], codecs: list[str]) -> str:
