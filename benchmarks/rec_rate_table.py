@@ -50,6 +50,8 @@ def psnr_at(points: list[tuple[float, float]], bpp: float) -> float | None:
 def rate_row(result: dict, curves: dict) -> dict:
     """The summary of one rate's results file."""
     rows = result["rows"]
+    if len({r["param"] for r in rows}) != 1:
+        raise SystemExit(f"{result['name']}: holds several rates; give one results file per rate")
     bpp = float(np.mean([r["bpp"] for r in rows]))
     psnr = float(np.mean([r["psnr"] for r in rows]))
     row = {"param": rows[0]["param"], "images": len(rows), "bpp": bpp, "psnr": psnr,

@@ -132,7 +132,6 @@ class RecOptions:
         if not (0 < self.phase_share <= 1 or self.phase_share == -1):
             raise UsageError("rec: phase_share must be in (0, 1]")
 
-
     def schedule(self) -> EffortPreset:
         """The effort preset with the options that override it applied: the one place the -1 / nan
         "from effort" defaults are resolved."""
