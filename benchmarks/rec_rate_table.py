@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -26,25 +25,17 @@ from rec import paper_psnr  # noqa: E402  (the paper's Kodak curve, clamped to i
 CLASSICAL = ("jpeg", "jpeg2000", "webp", "avif", "jpegxl")
 
 
-def classical_curves(folder: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
-    """codec -> image -> its (bpp, PSNR) points by rate, for the codecs whose results are here."""
+def classical_curves(folder: Path) -> dict[str, dict[str, list[dict]]]:
+    """codec -> image -> its result rows (bpp, PSNR, ...), for the codecs whose results are here."""
     out = {}
     for codec in CLASSICAL:
         path = folder / f"{codec}.json"
         if path.is_file():
-            per: dict[str, list[tuple[float, float]]] = {}
+            per: dict[str, list[dict]] = {}
             for r in json.loads(path.read_text())["rows"]:
-                per.setdefault(r["image"], []).append((r["bpp"], r["psnr"]))
-            out[codec] = {img: sorted(pts) for img, pts in per.items()}
+                per.setdefault(r["image"], []).append(r)
+            out[codec] = per
     return out
-
-
-def psnr_at(points: list[tuple[float, float]], bpp: float) -> float | None:
-    """PSNR at `bpp` on a curve (linear in log-bpp), or None outside the rates it covers."""
-    logs = [math.log(b) for b, _ in points]
-    if not logs or not logs[0] <= math.log(bpp) <= logs[-1]:
-        return None
-    return float(np.interp(math.log(bpp), logs, [p for _, p in points]))
 
 
 def rate_row(result: dict, curves: dict) -> dict:
@@ -59,7 +50,7 @@ def rate_row(result: dict, curves: dict) -> dict:
            "encode_s": float(np.mean([r["encode_s"] for r in rows])), "source": result["name"]}
     for codec, per_image in curves.items():
         deltas = [r["psnr"] - v for r in rows
-                  if (v := psnr_at(per_image.get(r["image"], []), r["bpp"])) is not None]
+                  if (v := common.psnr_at_bpp(per_image.get(r["image"], []), r["bpp"])) is not None]
         row[f"vs_{codec}_db"] = float(np.mean(deltas)) if deltas else None
         row[f"vs_{codec}_images"] = len(deltas)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
