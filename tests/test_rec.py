@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_the_fine_tune_step_falls_geometrically_to_lr_end():
     assert finetune_lr(1e-3, 1e-4, 0.5) == pytest.approx(1e-3 * 0.1 ** 0.5)
     assert finetune_lr(1e-3, 1e-4, 1.0) == pytest.approx(1e-4)
     assert finetune_lr(1e-3, 0.0, 0.7) == 1e-3          # 0: no decay
-    assert EFFORT["fast"].lr_end == EFFORT["normal"].lr_end == 1e-4 and EFFORT["max"].lr_end == 0
+    assert EFFORT["fast"].lr_end == EFFORT["normal"].lr_end == EFFORT["max"].lr_end == 1e-4
     assert parse_options({"lr_end": "0"}).lr_end == 0 and parse_options({}).lr_end == -1
     with pytest.raises(UsageError, match="lr_end"):
         parse_options({"lr_end": "-0.5"})
@@ -136,6 +137,12 @@ def test_options_left_unset_take_the_effort_preset_and_set_ones_override_it():
     assert parse_options({"effort": "fast", "lr": "5e-5"}).schedule().lr_end == 5e-5   # never above lr
 
 
+def test_max_effort_is_the_fast_schedule_with_four_times_the_steps():
+    fast, top = EFFORT["fast"], EFFORT["max"]
+    assert (top.fit_steps, top.finetune_steps) == (4 * fast.fit_steps, 4 * fast.finetune_steps)
+    assert replace(top, fit_steps=fast.fit_steps, finetune_steps=fast.finetune_steps) == fast
+
+
 def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_rounds():
     blocks_per_round = [1, 1, 2, 4, 12, 12, 12, 4]   # 8 rounds, 48 blocks
     even, by_blocks, towards_small = (finetune_schedule(30, t, blocks_per_round) for t in (0.0, 1.0, -0.5))
@@ -150,7 +157,7 @@ def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_
     assert sum(floored) == 400 and max(floored) - min(floored) <= 1     # the floor, spread evenly
     assert finetune_schedule(30, 0.0, blocks_per_round, floor=100) == even   # below the per-round total: no effect
     assert EFFORT["fast"].min_finetune_rounds == EFFORT["normal"].min_finetune_rounds == 120
-    assert EFFORT["max"].min_finetune_rounds == 0 and parse_options({}).min_finetune_rounds == -1
+    assert EFFORT["max"].min_finetune_rounds == 120 and parse_options({}).min_finetune_rounds == -1
     with pytest.raises(UsageError, match="min_finetune_rounds"):
         parse_options({"min_finetune_rounds": "-2"})
 

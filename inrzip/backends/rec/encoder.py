@@ -87,10 +87,15 @@ class EffortPreset:
 # fine-tune steps"). A small image that codes few rounds gets many steps per round, each of them cheap.
 # Evaluating half or a quarter of the sampled points per step (`phase_share`) makes a step 0.75 / 0.62
 # as costly, but as many more steps bought nothing on Kodak crops at 0.1 bpp (benchmarks/README.md).
+# `max` is four times fast's steps (1 200 fitting, 120 fine-tune per round, floor 14 400): on three
+# Kodak crops +0.21 / +0.25 / +0.58 dB at 0.1 / 0.3 / 1.0 bpp for 4-5x the time; eight times gained
+# nothing more on a crop at 0.1 bpp (benchmarks/README.md, "rec: encoder effort"). It replaced the
+# paper's schedule (30 000 steps on every point, one block per row per round), hours per image on a
+# CPU and never measured.
 EFFORT = {
     "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
     "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
-    "max": EffortPreset(30000, 30, 1.05, 1.0, 0),      # the reference schedule (GPU)
+    "max": EffortPreset(1200, 120, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
 
