@@ -92,10 +92,11 @@ class EffortPreset:
 # nothing more on a crop at 0.1 bpp (benchmarks/README.md, "rec: encoder effort"). It replaced the
 # paper's schedule (30 000 steps on every point, one block per row per round), hours per image on a
 # CPU and never measured.
+_FAST = EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120)
 EFFORT = {
-    "fast": EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
-    "normal": EffortPreset(300, 40, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
-    "max": EffortPreset(1200, 120, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120),
+    "fast": _FAST,
+    "normal": replace(_FAST, finetune_steps=40),
+    "max": replace(_FAST, fit_steps=4 * _FAST.fit_steps, finetune_steps=4 * _FAST.finetune_steps),
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
 
