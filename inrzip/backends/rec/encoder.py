@@ -114,6 +114,7 @@ class RecOptions:
     finetune_tilt: float = math.nan  # fine-tune steps per round ~ (blocks it codes) ** tilt; nan: from effort
     min_finetune_rounds: int = -1  # fine-tune steps in all at least `finetune` x this; 0: none; -1: effort
     phase_share: float = -1.0  # share of the sampled points each step evaluates (cheaper, noisier steps); -1: effort
+    select_temperature: float = 1.0  # Gumbel scale in the candidate choice: 1 samples q (reference), 0 its best weight
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
@@ -383,7 +384,7 @@ class RecEncoder:
             a = 0.5 - sp ** 2 / (2 * sq ** 2)                              # (B, d)
             b = sp * (mq - mp) / sq ** 2
             e = eps[:, :members.numel()]
-            scores = (e * e) @ a.T + e @ b.T + gumbel[:, None]              # (N, B)
+            scores = (e * e) @ a.T + e @ b.T + self.opts.select_temperature * gumbel[:, None]   # (N, B)
             best = scores.argmax(dim=0)
             chosen = mp + sp * e[best]                                       # (B, d)
             mask[0, inst, members[None, :]] = True
