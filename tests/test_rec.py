@@ -137,10 +137,13 @@ def test_options_left_unset_take_the_effort_preset_and_set_ones_override_it():
     assert parse_options({"effort": "fast", "lr": "5e-5"}).schedule().lr_end == 5e-5   # never above lr
 
 
-def test_max_effort_is_the_fast_schedule_with_four_times_the_steps():
-    fast, top = EFFORT["fast"], EFFORT["max"]
+def test_the_effort_presets_are_the_fast_schedule_with_more_steps():
+    fast, normal, top = EFFORT["fast"], EFFORT["normal"], EFFORT["max"]
     assert (top.fit_steps, top.finetune_steps) == (4 * fast.fit_steps, 4 * fast.finetune_steps)
     assert replace(top, fit_steps=fast.fit_steps, finetune_steps=fast.finetune_steps) == fast
+    # normal: max's fitting, ten fine-tune steps per round more than fast
+    assert (normal.fit_steps, normal.finetune_steps) == (top.fit_steps, fast.finetune_steps + 10)
+    assert replace(normal, fit_steps=fast.fit_steps, finetune_steps=fast.finetune_steps) == fast
 
 
 def test_the_fine_tune_schedule_keeps_its_budget_and_tilts_towards_big_or_small_rounds():

@@ -91,11 +91,15 @@ class EffortPreset:
 # Kodak crops +0.21 / +0.25 / +0.58 dB at 0.1 / 0.3 / 1.0 bpp for 4-5x the time; eight times gained
 # nothing more on a crop at 0.1 bpp (benchmarks/README.md, "rec: encoder effort"). It replaced the
 # paper's schedule (30 000 steps on every point, one block per row per round), hours per image on a
-# CPU and never measured.
+# CPU and never measured. Of the extra time, fitting steps pay at least as well per step as
+# fine-tune steps: 1 200 instead of 300 before coding gain 0.09 / 0.09 / 0.14 dB on the crops at
+# 0.1 / 0.3 / 1.0 bpp and 0.19 on full-size kodim12 at 1.0 (+10% time); twice the fine-tune steps
+# gain 0.33 at 1.0 for +93%; the same time moved from fine-tuning to fitting, 0.05 (benchmarks/README.md,
+# "rec: where more encoder time pays"). So `normal` fits 1 200 steps; `fast` keeps 300 (its Kodak tables).
 _FAST = EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120)
 EFFORT = {
     "fast": _FAST,
-    "normal": replace(_FAST, finetune_steps=40),
+    "normal": replace(_FAST, fit_steps=4 * _FAST.fit_steps, finetune_steps=40),
     "max": replace(_FAST, fit_steps=4 * _FAST.fit_steps, finetune_steps=4 * _FAST.finetune_steps),
 }
 KL_MARGIN = 0.4     # beta falls when a block's KL drops below index_bits - margin (reference: 15.6 of 16)
@@ -114,7 +118,6 @@ class RecOptions:
     finetune_tilt: float = math.nan  # fine-tune steps per round ~ (blocks it codes) ** tilt; nan: from effort
     min_finetune_rounds: int = -1  # fine-tune steps in all at least `finetune` x this; 0: none; -1: effort
     phase_share: float = -1.0  # share of the sampled points each step evaluates (cheaper, noisier steps); -1: effort
-    select_temperature: float = 1.0  # Gumbel scale in the candidate choice: 1 samples q (reference), 0 its best weight
     index_bits: int = 16
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
@@ -384,7 +387,7 @@ class RecEncoder:
             a = 0.5 - sp ** 2 / (2 * sq ** 2)                              # (B, d)
             b = sp * (mq - mp) / sq ** 2
             e = eps[:, :members.numel()]
-            scores = (e * e) @ a.T + e @ b.T + self.opts.select_temperature * gumbel[:, None]   # (N, B)
+            scores = (e * e) @ a.T + e @ b.T + gumbel[:, None]              # (N, B)
             best = scores.argmax(dim=0)
             chosen = mp + sp * e[best]                                       # (B, d)
             mask[0, inst, members[None, :]] = True

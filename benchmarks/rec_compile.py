@@ -1,0 +1,85 @@
+"""Milliseconds of one `rec` encoder step on kodim12 (0.3 bpp, fast preset) with the SIREN's sine
+eager and through `torch.compile` (inductor), alternating in one process so that a busy CPU slows
+both alike. Part 3 of the rec issue asks whether `torch.compile` pays on the encoder: the
+profile of a CPU step puts ATen's sin / cos and the multiply of the sine's backward at a third
+of it, and inductor fuses cos(x) * grad into one vectorised loop. Not used by the encoder
+(benchmarks/README.md, "rec: torch.compile on the CPU"); this measures what it would buy.
+
+    python benchmarks/rec_compile.py --kodak ../shared/data/kodak      # needs a C++ compiler (inductor)
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+
+def compiled_sine():
+    """sin with a compiled forward and a fused compiled backward (cos(x) * grad)."""
+    import torch
+
+    forward = torch.compile(torch.sin)
+    backward = torch.compile(lambda x, grad: torch.cos(x) * grad)
+
+    class Sine(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return forward(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return backward(x, grad)
+
+    eager = torch.sin
+    return lambda x: Sine.apply(x) if x.requires_grad else eager(x)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kodak", required=True, help="folder with kodim12.png")
+    ap.add_argument("--steps", type=int, default=10, help="steps per timing")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "kodak-rec-step-cost" / "compiled-sine.json"))
+    args = ap.parse_args()
+    image = Path(args.kodak) / "kodim12.png"
+    if not image.is_file():
+        sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
+    import torch
+
+    from inrzip.fit import recombiner
+
+    enc = common.kodak_step_encoder(image)
+    sines = {"eager": torch.sin, "compiled": compiled_sine()}
+    namespace = recombiner.torch          # RecNet.forward calls torch.sin through the module's torch
+    t0 = time.perf_counter()
+    namespace.sin = sines["compiled"]
+    common.rec_step_ms(enc, 1, warmup=0)
+    first_call_s = time.perf_counter() - t0
+    times: dict[str, list[float]] = {name: [] for name in sines}
+    try:
+        for _ in range(args.repeats):
+            for name, sine in sines.items():
+                namespace.sin = sine
+                times[name].append(common.rec_step_ms(enc, args.steps, warmup=2))
+    finally:
+        namespace.sin = sines["eager"]
+    base = statistics.median(times["eager"])
+    rows = [{"sine": name, "step_ms_median": round(statistics.median(t), 2), "step_ms": [round(x, 2) for x in t],
+             "relative": round(statistics.median(t) / base, 3)} for name, t in times.items()]
+    for r in rows:
+        print(r)
+    doc = {"name": "compiled-sine", "description": __doc__.strip().splitlines()[0], "command": common.command_string(),
+           "date": time.strftime("%Y-%m-%d"), "device": common.device_string(torch.get_num_threads()),
+           "compile_first_step_s": round(first_call_s, 1), "rows": rows}
+    print(common.write_doc(doc, args.out))
+
+
+if __name__ == "__main__":
+    main()
