@@ -265,6 +265,25 @@ def rec_round_trip(signal: Any, rate: str, options: dict) -> tuple[int, np.ndarr
         return path.stat().st_size, out, rep.encode_s, time.perf_counter() - t0, rep.stats
 
 
+def step_cost_arguments(doc: str, out: Path, extra: Callable[[Any], None] | None = None) -> tuple[Any, Path]:
+    """The command line the step-time benchmarks share (kodim12's folder, steps per timing, repeats,
+    output file; `extra` adds a script's own) and kodim12's path; exits with a skip line without it."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kodak", required=True, help="folder with kodim12.png")
+    ap.add_argument("--steps", type=int, default=10, help="steps per timing")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=str(out))
+    if extra is not None:
+        extra(ap)
+    args = ap.parse_args()
+    image = Path(args.kodak) / "kodim12.png"
+    if not image.is_file():
+        sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
+    return args, image
+
+
 def kodak_step_encoder(image: str | os.PathLike) -> Any:
     """A `rec` encoder, fast preset, on one full-size Kodak image at 0.3 bpp (96 patches), ready to step:
     what the step-time benchmarks time."""

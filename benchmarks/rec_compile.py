@@ -9,7 +9,6 @@ of it, and inductor fuses cos(x) * grad into one vectorised loop. Not used by th
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -42,15 +41,8 @@ def compiled_sine():
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kodak", required=True, help="folder with kodim12.png")
-    ap.add_argument("--steps", type=int, default=10, help="steps per timing")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "kodak-rec-step-cost" / "compiled-sine.json"))
-    args = ap.parse_args()
-    image = Path(args.kodak) / "kodim12.png"
-    if not image.is_file():
-        sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
+    args, image = common.step_cost_arguments(
+        __doc__, Path(__file__).parent / "results" / "kodak-rec-step-cost" / "compiled-sine.json")
     import torch
 
     from inrzip.fit import recombiner

@@ -6,7 +6,6 @@ The ratio is what an equal-time comparison of shares needs (benchmarks/README.md
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -17,16 +16,9 @@ import common
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kodak", required=True, help="folder with kodim12.png")
-    ap.add_argument("--shares", default="1,0.5,0.25")
-    ap.add_argument("--steps", type=int, default=10, help="steps per timing")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "kodak-rec-step-cost" / "phase-share.json"))
-    args = ap.parse_args()
-    image = Path(args.kodak) / "kodim12.png"
-    if not image.is_file():
-        sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
+    args, image = common.step_cost_arguments(
+        __doc__, Path(__file__).parent / "results" / "kodak-rec-step-cost" / "phase-share.json",
+        lambda ap: ap.add_argument("--shares", default="1,0.5,0.25"))
     import torch
 
     enc = common.kodak_step_encoder(image)
