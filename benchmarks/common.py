@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import shlex
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -282,6 +283,20 @@ def step_cost_arguments(doc: str, out: Path, extra: Callable[[Any], None] | None
     if not image.is_file():
         sys.exit(f"skip: {image} not found (it lives in ../shared/data/kodak)")
     return args, image
+
+
+def write_step_times(name: str, doc: str, key: str, times: dict[Any, list[float]], out: str | os.PathLike,
+                     threads: int, **extra: Any) -> Path:
+    """A step-time results document: one row per setting (`key`: its value) with the median, every
+    timing, and the median relative to the first setting's; printed, then written to `out`."""
+    base = statistics.median(next(iter(times.values())))
+    rows = [{key: setting, "step_ms_median": round(statistics.median(t), 2), "step_ms": [round(x, 2) for x in t],
+             "relative": round(statistics.median(t) / base, 3)} for setting, t in times.items()]
+    for r in rows:
+        print(r)
+    result = {"name": name, "description": doc.strip().splitlines()[0], "command": command_string(),
+              "date": time.strftime("%Y-%m-%d"), "device": device_string(threads), **extra, "rows": rows}
+    return write_doc(result, out)
 
 
 def kodak_step_encoder(image: str | os.PathLike) -> Any:

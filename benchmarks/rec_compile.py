@@ -10,7 +10,6 @@ of it, and inductor fuses cos(x) * grad into one vectorised loop. Not used by th
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,13 +47,10 @@ def main() -> None:
         __doc__, Path(__file__).parent / "results" / "kodak-rec-step-cost" / "compiled-sine.json")
     import torch
 
-    from inrzip.fit import recombiner
-
     enc = common.kodak_step_encoder(image)
     calls = [0]
     sines = {"eager": torch.sin, "compiled": compiled_sine(calls)}
     # RecNet.forward calls torch.sin: this swaps it process-wide for the timing, and puts it back
-    assert recombiner.torch is torch
     times: dict[str, list[float]] = {name: [] for name in sines}
     try:
         t0 = time.perf_counter()
@@ -69,16 +65,10 @@ def main() -> None:
         torch.sin = sines["eager"]
     if not calls[0]:
         sys.exit("rec_compile: the encoder step never called torch.sin; nothing compiled was timed")
-    base = statistics.median(times["eager"])
-    rows = [{"sine": name, "step_ms_median": round(statistics.median(t), 2), "step_ms": [round(x, 2) for x in t],
-             "relative": round(statistics.median(t) / base, 3)} for name, t in times.items()]
-    for r in rows:
-        print(r)
-    doc = {"name": "compiled-sine", "description": __doc__.strip().splitlines()[0], "command": common.command_string(),
-           "date": time.strftime("%Y-%m-%d"), "device": common.device_string(torch.get_num_threads()),
-           "compile_first_step_s": round(first_call_s, 1),   # with the inductor cache below (empty: a cold start)
-           "inductor_cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR", "default"), "rows": rows}
-    print(common.write_doc(doc, args.out))
+    print(common.write_step_times(
+        "compiled-sine", __doc__, "sine", times, args.out, torch.get_num_threads(),
+        compile_first_step_s=round(first_call_s, 1),   # with the inductor cache below (empty: a cold start)
+        inductor_cache_dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR", "default")))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ The ratio is what an equal-time comparison of shares needs (benchmarks/README.md
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,15 +25,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for share in shares:
             times[share].append(common.rec_step_ms(enc, args.steps, warmup=2, phase_share=share))
-    base = statistics.median(times[shares[0]])
-    rows = [{"phase_share": s, "step_ms_median": round(statistics.median(t), 2), "step_ms": [round(x, 2) for x in t],
-             "relative": round(statistics.median(t) / base, 3)} for s, t in times.items()]
-    for r in rows:
-        print(r)
-    doc = {"name": "phase-share", "description": __doc__.strip().splitlines()[0], "command": common.command_string(),
-           "date": time.strftime("%Y-%m-%d"),
-           "device": common.device_string(torch.get_num_threads()), "rows": rows}
-    print(common.write_doc(doc, args.out))
+    print(common.write_step_times("phase-share", __doc__, "phase_share", times, args.out, torch.get_num_threads()))
 
 
 if __name__ == "__main__":

@@ -87,17 +87,12 @@ class EffortPreset:
 # fine-tune steps"). A small image that codes few rounds gets many steps per round, each of them cheap.
 # Evaluating half or a quarter of the sampled points per step (`phase_share`) makes a step 0.75 / 0.62
 # as costly, but as many more steps bought nothing on Kodak crops at 0.1 bpp (benchmarks/README.md).
-# `max` is four times fast's steps (1 200 fitting, 120 fine-tune per round, floor 14 400): on three
-# Kodak crops +0.21 / +0.25 / +0.58 dB at 0.1 / 0.3 / 1.0 bpp for 4-5x the time; eight times gained
-# nothing more on a crop at 0.1 bpp (benchmarks/README.md, "rec: encoder effort"). It replaced the
-# paper's schedule (30 000 steps on every point, one block per row per round), hours per image on a
-# CPU and never measured. Extra time pays at least as well in fitting as in fine-tuning: on the crops at
-# 1.0 bpp, 1 200 fitting steps instead of 300 gain 0.14 dB for +33% time, twice the fine-tune steps 0.33
-# for +106%, and the fast preset's time moved from fine-tuning to fitting 0.05 (noise); 1 200 fitting
-# steps gain 0.09 at 0.3 and 0.10 at 0.1 (one crop of three), 0.19 on full-size kodim12 at 1.0 for +10%
-# time; on LibriSpeech +0.04 / +0.09 / +0.27 dB at 5.7 / 10.7 / 22.1 kbps, every clip at every rate
-# (benchmarks/README.md, "rec: where more encoder time pays"). So `normal` fits 1 200 steps; `fast`
-# keeps 300 (its Kodak tables, its margin under the 10-minute bar).
+# `max` is four times fast's steps: +0.21 / +0.25 / +0.58 dB on Kodak crops at 0.1 / 0.3 / 1.0 bpp for
+# 4-5x the time (it replaced the paper's 30 000-step schedule: hours per image on a CPU, never measured).
+# Extra time pays at least as well in fitting as in fine-tuning: 1 200 fitting steps instead of 300 gain
+# 0.04-0.27 dB on Kodak and LibriSpeech for 10-33% more time, so `normal` fits 1 200; `fast` keeps 300
+# for its Kodak tables and its margin under the 10-minute bar (benchmarks/README.md, "rec: encoder
+# effort" and "rec: where more encoder time pays").
 _FAST = EffortPreset(300, 30, 1.2, 0.25, 48, lr_end=1e-4, min_finetune_rounds=120)
 EFFORT = {
     "fast": _FAST,
