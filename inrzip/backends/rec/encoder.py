@@ -116,8 +116,6 @@ class RecOptions:
     min_finetune_rounds: int = -1  # fine-tune steps in all at least `finetune` x this; 0: none; -1: effort
     phase_share: float = -1.0  # share of the sampled points each step evaluates (cheaper, noisier steps); -1: effort
     index_bits: int = 16
-    upper_share: float = 1.0  # group- and image-level blocks x this; the patch level takes the rest
-    kl_offset: float = 0.0    # each block's KL is pushed just under index_bits + this (bits); reference: 0
     index_coding: str = "auto"  # range (16-bit indices only), fixed, or auto: range when 16 bits wide
     seed: int = 0
     pack: str = ""            # path to a pack; default: the installed pack at or just above the rate
@@ -215,15 +213,14 @@ def bits_per_block(params: fmt.RecParams, modality: str, bits_per_point: float) 
     return float(params.index_bits)
 
 
-def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, block_bits: float,
-                 upper_share: float = 1.0) -> tuple[int, int, int]:
+def block_counts(pack: packs.Pack, rows: dict[int, int], budget_bits: float, block_bits: float) -> tuple[int, int, int]:
     """Blocks per instance at levels 1, 2, 3 whose total cost (block_bits each) is nearest the budget."""
     k = pack.level_bits
     mass = rows[LEVEL_PATCH] * k[LEVEL_PATCH] + rows[LEVEL_GROUP] * k[LEVEL_GROUP] + rows[LEVEL_IMAGE] * k[LEVEL_IMAGE]
     scale = budget_bits / max(mass, 1e-9)
     arch = pack.arch
-    n3 = int(np.clip(round(upper_share * scale * k[LEVEL_IMAGE] / block_bits), 1, arch.level_size(LEVEL_IMAGE)))
-    n2 = int(np.clip(round(upper_share * scale * k[LEVEL_GROUP] / block_bits), 1, arch.level_size(LEVEL_GROUP)))
+    n3 = int(np.clip(round(scale * k[LEVEL_IMAGE] / block_bits), 1, arch.level_size(LEVEL_IMAGE)))
+    n2 = int(np.clip(round(scale * k[LEVEL_GROUP] / block_bits), 1, arch.level_size(LEVEL_GROUP)))
     rest = budget_bits - block_bits * (n3 * rows[LEVEL_IMAGE] + n2 * rows[LEVEL_GROUP])
     n1 = int(np.clip(round(rest / (block_bits * rows[LEVEL_PATCH])), 1, arch.level_size(LEVEL_PATCH)))
     return n1, n2, n3
@@ -330,7 +327,7 @@ class RecEncoder:
 
     @torch.no_grad()
     def adapt_beta(self, kl_bits: dict[int, torch.Tensor], factor: float) -> None:
-        top = self.opts.index_bits + self.opts.kl_offset
+        top = self.opts.index_bits
         for lv in packs.LEVELS:
             k = kl_bits[lv].detach()
             b = self.beta[lv]
@@ -442,7 +439,7 @@ def prepare(signal: Signal, budget_bits: float | None, opts: RecOptions) -> Prep
     guess = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, (1, 1, 1), index_coding(opts))
     overhead = overhead_bytes(header, guess, int(budget_bits / 8))
     block_bits = bits_per_block(guess, signal.modality, per_point)
-    groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, block_bits, opts.upper_share)
+    groups = block_counts(pack, enc_rows, budget_bits - 8 * overhead, block_bits)
     params = fmt.RecParams(pack.pack_id, opts.index_bits, opts.seed, groups, guess.index_coding)
     return Prepared(RecEncoder(signal, pack, groups, opts, dev), header, params, block_bits)
 
